@@ -1,0 +1,3 @@
+"""moot: anonymous, ephemeral meetings."""
+
+__version__ = "0.1.0"

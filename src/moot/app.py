@@ -1,0 +1,251 @@
+"""Build the Litestar app from settings: stores, services, routes, errors, observability."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import structlog
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from moot import __version__
+from moot.errors import ERRORS, MootError
+from moot.identity.api import ISSUED_IDENTITY_KEY, PARTICIPANT_HEADER, create_identity, provide_participant
+from moot.identity.schemas import Identity
+from moot.identity.service import IdentityService
+from moot.infra.metrics import Metrics
+from moot.infra.postgres import create_pool
+from moot.infra.ratelimit import RateLimiter
+from moot.infra.redis import create_redis
+from moot.ops.api import health, metrics, ready
+from moot.rooms import store as room_store
+from moot.rooms.api import RoomController
+from moot.rooms.cleanup import cleanup_forever
+from moot.rooms.service import RoomService
+from moot.settings import Settings
+
+log = structlog.get_logger("moot.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def _error_response(code: str, message: str | None = None, status: int | None = None,
+                    headers: dict[str, str] | None = None, **details: Any) -> Response[Any]:
+    default_status, default_message = ERRORS[code]
+    return Response(
+        {"code": code, "message": message or default_message, **details},
+        status_code=status or default_status,
+        headers=headers,
+    )
+
+
+def _on_moot_error(_: Request[Any, Any, Any], exc: MootError) -> Response[Any]:
+    return Response(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
+
+
+def _on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    problems = [
+        {k: v for k, v in item.items() if k in ("key", "message", "source")}
+        for item in extra if isinstance(item, dict)
+    ]
+    malformed = any("malformed" in str(p.get("message", "")).lower() for p in problems) or (
+        not problems and "decode" in exc.detail.lower()
+    )
+    if malformed:
+        return _error_response("invalid_request", "The request body is not valid JSON.",
+                               errors=problems)
+    return _error_response(
+        "validation_failed",
+        "; ".join(str(p.get("message")) for p in problems) or exc.detail,
+        errors=problems,
+    )
+
+
+def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotFoundException):
+        return _error_response("not_found")
+    if isinstance(exc, MethodNotAllowedException):
+        return _error_response("method_not_allowed")
+    if exc.status_code >= 500:
+        return _error_response("internal_error")
+    return _error_response("invalid_request", exc.detail, status=exc.status_code)
+
+
+def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
+        log.error("backing_service_unavailable", error=type(exc).__name__, path=request.url.path)
+        return _error_response("service_unavailable")
+    log.exception("unhandled_error", path=request.url.path)
+    return _error_response("internal_error")
+
+
+# -- request middleware --------------------------------------------------------------------
+
+
+def request_middleware(metrics: Metrics) -> Any:
+    """Request id, access log line, Prometheus counters, and a freshly issued identity's header.
+
+    Pure ASGI: it wraps `send` instead of building Request objects, so it costs little.
+    """
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+            request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+            started = time.perf_counter()
+            status = 500
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = list(message.get("headers", []))
+                    headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+                    issued: Identity | None = scope.get(ISSUED_IDENTITY_KEY)  # type: ignore[misc]
+                    if issued is not None:
+                        headers.append((PARTICIPANT_HEADER.lower().encode(), issued.token.encode()))
+                        headers.append((b"x-participant-public-id",
+                                        str(issued.participant_id).encode()))
+                    message["headers"] = headers
+                await send(message)
+
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                try:
+                    await app(scope, receive, send_wrapper)
+                finally:
+                    elapsed = time.perf_counter() - started
+                    route = scope.get("path_template") or "unmatched"
+                    method = scope["method"]
+                    metrics.http_requests.labels(method, route, str(status)).inc()
+                    metrics.http_latency.labels(method, route).observe(elapsed)
+                    log.info("request", method=method, route=route, status=status,
+                             ms=round(elapsed * 1000, 2))
+
+        return middleware
+
+    return factory
+
+
+# -- app -----------------------------------------------------------------------------------
+
+
+def _provide(name: str) -> Provide:
+    def provider(state: State) -> Any:
+        return state[name]
+
+    return Provide(provider, sync_to_thread=False)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database_url: str,
+    redis_url: str,
+    secret_key: str,
+) -> Litestar:
+    metrics_registry = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(database_url, settings.db_pool_min, settings.db_pool_max)
+        redis = create_redis(redis_url)
+        limiter = RateLimiter(
+            redis,
+            {
+                "room_create": settings.rate_limit_room_create,
+                "room_join": settings.rate_limit_room_join,
+                "participant_requests": settings.rate_limit_participant_requests,
+            },
+            metrics_registry,
+            enabled=settings.rate_limit_enabled,
+        )
+        state = app.state
+        state.update(
+            pool=pool,
+            redis=redis,
+            limiter=limiter,
+            identity=IdentityService(secret_key),
+            rooms=RoomService(pool, settings, limiter),
+        )
+
+        async def refresh_gauges() -> None:
+            metrics_registry.db_pool_size.set(pool.get_size())
+            metrics_registry.db_pool_idle.set(pool.get_idle_size())
+            metrics_registry.db_pool_max.set(pool.get_max_size())
+            async with pool.acquire() as conn:
+                rooms_active, participants_active = await room_store.count_activity(conn)
+            metrics_registry.rooms_active.set(rooms_active)
+            metrics_registry.participants_active.set(participants_active)
+
+        metrics_registry.on_scrape(refresh_gauges)
+        background: list[asyncio.Task[None]] = []
+        if settings.cleanup_enabled:
+            background.append(asyncio.create_task(
+                cleanup_forever(pool, settings, metrics_registry), name="moot-cleanup"
+            ))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await redis.aclose()
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[health, ready, metrics, create_identity, RoomController],
+        lifespan=[lifespan],
+        state=State({"metrics": metrics_registry, "settings": settings}),
+        dependencies={
+            "pool": _provide("pool"),
+            "redis": _provide("redis"),
+            "limiter": _provide("limiter"),
+            "identity": _provide("identity"),
+            "rooms": _provide("rooms"),
+            "metrics": _provide("metrics"),
+            "participant": Provide(provide_participant),
+        },
+        middleware=[request_middleware(metrics_registry)],
+        exception_handlers={
+            MootError: _on_moot_error,
+            ValidationException: _on_validation_error,
+            HTTPException: _on_http_error,
+            Exception: _on_unexpected_error,
+        },
+        openapi_config=OpenAPIConfig(
+            title="moot",
+            version=__version__,
+            description="Anonymous, ephemeral meetings. Errors are `{code, message, ...}`.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        ),
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,168 @@
+"""`moot serve | migrate | cleanup`: the one entry point operators use."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import structlog
+
+from moot.infra.embedded import EmbeddedServices
+from moot.infra.logging import configure_logging
+from moot.settings import ConfigError, Settings, load_settings
+
+log = structlog.get_logger("moot")
+
+
+@dataclass(frozen=True)
+class Stores:
+    database_url: str
+    redis_url: str
+    secret_key: str
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    if not settings.embedded:
+        raise ConfigError(
+            "MOOT_SECRET_KEY is not set. With MOOT_DATABASE_URL and MOOT_REDIS_URL pointing at "
+            "shared services, every instance must sign identities with the same key: set "
+            "MOOT_SECRET_KEY (at least 32 characters) in .env.local or the environment."
+        )
+    # A laptop run keeps its generated key next to its data, so identities survive restarts.
+    path = settings.data_path() / "secret.key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key, encoding="utf-8")
+    return key
+
+
+@contextlib.contextmanager
+def stores(settings: Settings) -> Iterator[Stores]:
+    """The store URLs to use, starting embedded PostgreSQL/Valkey for whichever is unset."""
+    embedded: EmbeddedServices | None = None
+    database_url, redis_url = settings.database_url, settings.redis_url
+    if settings.embedded:
+        embedded = EmbeddedServices(settings.data_path())
+        try:
+            embedded.start(postgres=not database_url, redis=not redis_url)
+        except Exception:
+            embedded.stop()
+            raise
+        database_url = database_url or embedded.database_url
+        redis_url = redis_url or embedded.redis_url
+    try:
+        yield Stores(database_url, redis_url, _secret_key(settings))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def cmd_serve(settings: Settings) -> int:
+    import uvicorn
+
+    from moot.app import create_app
+    from moot.infra.postgres import migrate_url
+
+    with stores(settings) as found:
+        applied = asyncio.run(migrate_url(found.database_url))
+        log.info("migrations_checked", applied=applied)
+        app = create_app(
+            settings,
+            database_url=found.database_url,
+            redis_url=found.redis_url,
+            secret_key=found.secret_key,
+        )
+        log.info("moot_listening", url=f"http://{settings.host}:{settings.port}",
+                 embedded=settings.embedded)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    return 0
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from moot.infra.postgres import migrate_url
+
+    with stores(settings) as found:
+        applied = asyncio.run(migrate_url(found.database_url))
+    print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+def cmd_cleanup(settings: Settings) -> int:
+    from moot.infra.postgres import create_pool, migrate_url
+    from moot.rooms.cleanup import run_cleanup
+
+    async def once(database_url: str) -> None:
+        await migrate_url(database_url)
+        pool = await create_pool(database_url, 1, 2)
+        try:
+            report = await run_cleanup(pool, settings)
+        finally:
+            await pool.close()
+        print(msgspec.json.encode(report).decode())
+
+    with stores(settings) as found:
+        asyncio.run(once(found.database_url))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moot", description=__doc__)
+    parser.add_argument("--env-dir", type=Path, default=None,
+                        help="directory holding .env and .env.local (default: current)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (and embedded services if no URLs)")
+    serve.add_argument("--host", default=None, help="listen address (MOOT_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (MOOT_PORT)")
+    serve.add_argument("--data-dir", default=None, help="embedded services' data (MOOT_DATA_DIR)")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("cleanup", help="end idle/expired rooms and purge old personal data")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "data_dir": getattr(args, "data_dir", None),
+    }
+    try:
+        settings = load_settings(env_dir=args.env_dir, **overrides)
+    except ConfigError as exc:
+        print(f"moot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    commands = {"serve": cmd_serve, "migrate": cmd_migrate, "cleanup": cmd_cleanup}
+    try:
+        return commands[args.command](settings)
+    except ConfigError as exc:
+        print(f"moot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

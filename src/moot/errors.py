@@ -1,0 +1,47 @@
+"""Every error moot returns: a stable code, a human message, an HTTP status.
+
+Services raise `MootError`; `app.py` turns it (and Litestar's own exceptions) into
+`{"code": ..., "message": ..., **details}` with the status below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> (HTTP status, default message)
+ERRORS: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "The request is malformed."),
+    "validation_failed": (422, "The request body did not pass validation."),
+    "invalid_credential": (401, "The X-Participant-ID credential is not valid."),
+    "not_a_participant": (403, "You are not a participant of this room."),
+    "not_host": (403, "Only the room's host can do this."),
+    "removed_from_room": (403, "The host removed you from this room."),
+    "not_found": (404, "Not found."),
+    "room_not_found": (404, "There is no room with this id or code."),
+    "participant_not_found": (404, "That participant is not in this room."),
+    "method_not_allowed": (405, "This method is not allowed here."),
+    "room_full": (409, "The room is full."),
+    "already_host": (409, "That participant is already the host."),
+    "room_ended": (410, "The meeting has ended."),
+    "room_locked": (423, "The host has locked this room."),
+    "rate_limited": (429, "Too many requests; slow down."),
+    "internal_error": (500, "Something went wrong on our side."),
+    "service_unavailable": (503, "A backing service is unavailable."),
+}
+
+
+class MootError(Exception):
+    """A failure the client should hear about, with a code from ERRORS."""
+
+    def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
+        if code not in ERRORS:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.status_code, default_message = ERRORS[code]
+        self.message = message or default_message
+        self.details = details
+        self.headers: dict[str, str] = {}
+        super().__init__(f"{code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}

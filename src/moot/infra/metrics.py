@@ -1,0 +1,68 @@
+"""Prometheus metrics. One registry per app so tests can build many apps in one process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "moot_http_requests_total",
+            "HTTP requests served, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "moot_http_request_duration_seconds",
+            "HTTP request latency, by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.db_pool_size = Gauge(
+            "moot_db_pool_connections", "Connections open in the PostgreSQL pool.",
+            registry=self.registry,
+        )
+        self.db_pool_idle = Gauge(
+            "moot_db_pool_idle_connections", "Idle connections in the PostgreSQL pool.",
+            registry=self.registry,
+        )
+        self.db_pool_max = Gauge(
+            "moot_db_pool_max_connections", "Configured PostgreSQL pool size.",
+            registry=self.registry,
+        )
+        self.rooms_active = Gauge(
+            "moot_rooms_active", "Rooms with status active.", registry=self.registry
+        )
+        self.participants_active = Gauge(
+            "moot_participants_active", "Participants currently in an active room.",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "moot_rate_limited_total", "Requests refused by a rate limit.", ["limit"],
+            registry=self.registry,
+        )
+        self.cleanup_runs = Counter(
+            "moot_cleanup_runs_total", "Cleanup passes, by outcome.", ["outcome"],
+            registry=self.registry,
+        )
+        self.rooms_ended_by_cleanup = Counter(
+            "moot_cleanup_rooms_ended_total", "Rooms ended by cleanup, by reason.", ["reason"],
+            registry=self.registry,
+        )
+        # Gauges that are read from the stores at scrape time.
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        self._refreshers.append(refresh)
+
+    async def render(self) -> bytes:
+        for refresh in self._refreshers:
+            await refresh()
+        return generate_latest(self.registry)

@@ -1,0 +1,70 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import MediaType, Response, get
+from litestar.di import NamedDependency
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from moot.infra.metrics import Metrics
+
+CHECK_TIMEOUT = 2.0
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    postgres: str
+    redis: str
+
+
+@get("/health", tags=["ops"], summary="Alive", include_in_schema=True)
+async def health() -> Health:
+    return Health(status="ok")
+
+
+async def _check_postgres(pool: asyncpg.Pool) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await pool.fetchval("SELECT 1")
+        return "ok"
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return f"unavailable: {type(exc).__name__}"
+
+
+async def _check_redis(redis: Redis) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await redis.ping()
+        return "ok"
+    except (TimeoutError, OSError, RedisError) as exc:
+        return f"unavailable: {type(exc).__name__}"
+
+
+@get("/ready", tags=["ops"], summary="PostgreSQL and Redis reachable")
+async def ready(
+    pool: NamedDependency[asyncpg.Pool], redis: NamedDependency[Redis]
+) -> Response[Readiness]:
+    postgres_state, redis_state = await asyncio.gather(_check_postgres(pool), _check_redis(redis))
+    ok = postgres_state == "ok" and redis_state == "ok"
+    return Response(
+        Readiness(status="ok" if ok else "unavailable", postgres=postgres_state, redis=redis_state),
+        status_code=200 if ok else 503,
+    )
+
+
+@get("/metrics", tags=["ops"], summary="Prometheus metrics", media_type=MediaType.TEXT)
+async def metrics(metrics: NamedDependency[Metrics]) -> Response[Any]:
+    return Response(
+        await metrics.render(),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )

@@ -1,0 +1,112 @@
+"""HTTP handlers for rooms: parse, call RoomService, return a schema."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, PathParameter
+
+from moot.rooms.schemas import (
+    CreateRoom,
+    JoinRoom,
+    LeaveResult,
+    ParticipantList,
+    ParticipantView,
+    RoomSession,
+    RoomView,
+    TransferHost,
+)
+from moot.rooms.service import ClientInfo, RoomService
+
+# Handlers name their dependencies; app.py provides them by these names.
+Rooms = NamedDependency[RoomService]
+Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
+
+RoomRef = Annotated[
+    str, PathParameter(description="The room's UUID or its code, such as `abc-defg-hij`.")
+]
+
+
+def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
+    ip: str | None = request.client.host if request.client else None
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            ip = None
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(ip=ip, user_agent=user_agent[:512] if user_agent else None)
+
+
+class RoomController(Controller):
+    path = "/api/v1/rooms"
+    tags = ["rooms"]
+
+    @post("/", status_code=201, summary="Create a room; the caller becomes its host")
+    async def create_room(
+        self, request: Request[Any, Any, Any], data: JSONBody[CreateRoom], rooms: Rooms,
+        participant: Caller,
+    ) -> RoomSession:
+        return await rooms.create_room(participant, data, client_info(request))
+
+    @get("/{room:str}", summary="Room details (anyone with the link)")
+    async def get_room(self, rooms: Rooms, room: RoomRef) -> RoomView:
+        return await rooms.get_room(room)
+
+    @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
+    async def join_room(
+        self, request: Request[Any, Any, Any], data: JSONBody[JoinRoom], rooms: Rooms,
+        participant: Caller, room: RoomRef,
+    ) -> RoomSession:
+        return await rooms.join_room(room, participant, data.display_name, client_info(request))
+
+    @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
+    async def leave_room(
+        self, rooms: Rooms, participant: Caller, room: RoomRef
+    ) -> LeaveResult:
+        return await rooms.leave_room(room, participant)
+
+    @get("/{room:str}/participants", summary="Who is in the room (participants only)")
+    async def list_participants(
+        self, rooms: Rooms, participant: Caller, room: RoomRef
+    ) -> ParticipantList:
+        return ParticipantList(items=await rooms.list_participants(room, participant))
+
+    @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
+    async def end_room(
+        self, rooms: Rooms, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        return await rooms.end_room(room, participant)
+
+    @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
+    async def lock_room(
+        self, rooms: Rooms, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        return await rooms.set_locked(room, participant, True)
+
+    @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
+    async def unlock_room(
+        self, rooms: Rooms, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        return await rooms.set_locked(room, participant, False)
+
+    @delete(
+        "/{room:str}/participants/{target:uuid}", status_code=200,
+        summary="Remove a participant (host); they cannot rejoin",
+    )
+    async def remove_participant(
+        self, rooms: Rooms, participant: Caller, target: FromPath[uuid.UUID],
+        room: RoomRef,
+    ) -> ParticipantView:
+        return await rooms.remove_participant(room, participant, target)
+
+    @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
+    async def transfer_host(
+        self, data: JSONBody[TransferHost], rooms: Rooms, participant: Caller,
+        room: RoomRef,
+    ) -> ParticipantView:
+        return await rooms.transfer_host(room, participant, data.participant_id)

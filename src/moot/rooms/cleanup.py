@@ -1,0 +1,99 @@
+"""Ending idle and expired rooms and forgetting participants' IPs and user agents.
+
+Runs as `moot cleanup` and every MOOT_CLEANUP_INTERVAL_SECONDS inside `moot serve`. A
+transaction-level advisory lock lets exactly one instance do a pass at a time; the others skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import msgspec
+import structlog
+
+from moot.infra.metrics import Metrics
+from moot.infra.postgres import CLEANUP_LOCK
+from moot.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class CleanupReport(msgspec.Struct, kw_only=True):
+    ran: bool
+    ended_idle: int = 0
+    ended_expired: int = 0
+    participants_purged: int = 0
+    rooms_deleted: int = 0
+
+
+_END_ROOMS = """
+    WITH ended AS (
+        UPDATE rooms SET status = 'ended', ended_at = now(), end_reason = $1, updated_at = now()
+        WHERE id IN (SELECT id FROM rooms WHERE status = 'active' AND {condition}
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING id
+    ), seats AS (
+        UPDATE room_participants SET left_at = now(), left_reason = 'room_ended'
+        WHERE room_id IN (SELECT id FROM ended) AND left_at IS NULL
+    )
+    SELECT count(*) FROM ended
+"""
+
+# Idle: nobody is in the room and nothing has happened in it for the idle timeout.
+_IDLE = """
+    last_activity_at < now() - make_interval(secs => $2)
+    AND NOT EXISTS (SELECT 1 FROM room_participants p
+                    WHERE p.room_id = rooms.id AND p.left_at IS NULL)
+"""
+_EXPIRED = "expires_at IS NOT NULL AND expires_at < now()"
+
+_PURGE_PERSONAL_DATA = """
+    UPDATE room_participants SET client_ip = NULL, user_agent = NULL
+    WHERE left_at < now() - make_interval(secs => $1)
+      AND (client_ip IS NOT NULL OR user_agent IS NOT NULL)
+"""
+
+_DELETE_OLD_ROOMS = """
+    DELETE FROM rooms WHERE status = 'ended' AND ended_at < now() - make_interval(secs => $1)
+"""
+
+
+async def run_cleanup(pool: asyncpg.Pool, settings: Settings, metrics: Metrics | None = None) -> CleanupReport:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CLEANUP_LOCK):
+            if metrics:
+                metrics.cleanup_runs.labels("skipped").inc()
+            return CleanupReport(ran=False)
+        idle = await conn.fetchval(
+            _END_ROOMS.format(condition=_IDLE), "idle", settings.room_idle_timeout_seconds
+        )
+        expired = await conn.fetchval(_END_ROOMS.format(condition=_EXPIRED), "expired")
+        purged = await conn.execute(
+            _PURGE_PERSONAL_DATA, settings.participant_data_retention_seconds
+        )
+        deleted = await conn.execute(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
+    report = CleanupReport(
+        ran=True,
+        ended_idle=idle,
+        ended_expired=expired,
+        participants_purged=int(purged.split()[-1]),
+        rooms_deleted=int(deleted.split()[-1]),
+    )
+    if metrics:
+        metrics.cleanup_runs.labels("ran").inc()
+        metrics.rooms_ended_by_cleanup.labels("idle").inc(idle)
+        metrics.rooms_ended_by_cleanup.labels("expired").inc(expired)
+    log.info("cleanup_pass", **msgspec.structs.asdict(report))
+    return report
+
+
+async def cleanup_forever(pool: asyncpg.Pool, settings: Settings, metrics: Metrics) -> None:
+    """The periodic task inside `moot serve`; a failed pass is logged and tried again later."""
+    while True:
+        await asyncio.sleep(settings.cleanup_interval_seconds)
+        try:
+            await run_cleanup(pool, settings, metrics)
+        except (asyncpg.PostgresError, OSError) as exc:
+            metrics.cleanup_runs.labels("failed").inc()
+            log.warning("cleanup_failed", error=str(exc))

@@ -1,0 +1,66 @@
+"""Room and participant payloads that cross the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Title = Annotated[str, msgspec.Meta(max_length=200)]
+Description = Annotated[str, msgspec.Meta(max_length=2000)]
+DisplayName = Annotated[str, msgspec.Meta(max_length=200)]
+Role = Literal["host", "participant"]
+
+
+class CreateRoom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    title: Title = ""
+    description: Description | None = None
+    max_participants: Annotated[int, msgspec.Meta(ge=2)] | None = None
+    display_name: DisplayName = "Host"
+
+
+class JoinRoom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    display_name: DisplayName
+
+
+class TransferHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    participant_id: uuid.UUID
+
+
+class ParticipantView(msgspec.Struct, kw_only=True):
+    participant_id: uuid.UUID
+    display_name: str
+    role: Role
+    joined_at: datetime
+
+
+class RoomView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    code: str
+    title: str
+    description: str | None
+    status: Literal["active", "ended"]
+    locked: bool
+    max_participants: int
+    participant_count: int
+    created_at: datetime
+    expires_at: datetime | None
+    ended_at: datetime | None
+    livekit_room_name: str
+
+
+class RoomSession(RoomView, kw_only=True):
+    """What the creator or a joiner gets back: the room, plus their own place in it."""
+
+    you: ParticipantView
+
+
+class ParticipantList(msgspec.Struct, kw_only=True):
+    items: list[ParticipantView]
+
+
+class LeaveResult(msgspec.Struct, kw_only=True):
+    left: bool
+    new_host: ParticipantView | None = None

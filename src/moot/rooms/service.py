@@ -1,0 +1,318 @@
+"""The rules of rooms: who may join, who hosts, what the host may do.
+
+Every change to one room runs in a transaction that first takes the room's row lock, so
+concurrent joins, leaves and host actions on a room see each other's effects in order; that is
+what keeps a 10-seat room at 10 under 50 simultaneous joins.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from moot.errors import MootError
+from moot.infra.ratelimit import RateLimiter
+from moot.rooms import store
+from moot.rooms.schemas import (
+    CreateRoom,
+    LeaveResult,
+    ParticipantView,
+    RoomSession,
+    RoomView,
+)
+from moot.settings import Settings
+
+CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+DISPLAY_NAME_MAX = 64
+DEFAULT_TITLE = "Quick meeting"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a request came from; kept on the participant row until the retention purge."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+def new_room_code() -> str:
+    """A human code like `abc-defg-hij`: 26^10 ≈ 1.4e14 codes, hard to guess, easy to read."""
+    letters = string.ascii_lowercase
+    parts = ("".join(secrets.choice(letters) for _ in range(n)) for n in (3, 4, 3))
+    return "-".join(parts)
+
+
+def clean_text(value: str) -> str:
+    """Drop control characters and collapse runs of whitespace."""
+    value = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C" or ch in " \t\n")
+    return " ".join(value.split())
+
+
+def clean_display_name(value: str) -> str:
+    name = clean_text(value)
+    if not name:
+        raise MootError(
+            "validation_failed", "display_name must not be empty.", field="display_name"
+        )
+    if len(name) > DISPLAY_NAME_MAX:
+        raise MootError(
+            "validation_failed",
+            f"display_name must be at most {DISPLAY_NAME_MAX} characters.",
+            field="display_name",
+        )
+    return name
+
+
+class RoomService:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, limiter: RateLimiter) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._limiter = limiter
+
+    # -- lookups -------------------------------------------------------------------------
+
+    async def resolve(self, ref: str) -> uuid.UUID:
+        """Turn a room UUID or human code into the room id; 404 `room_not_found` otherwise."""
+        ref = ref.strip().lower()
+        room_id: uuid.UUID | None = None
+        code: str | None = None
+        try:
+            room_id = uuid.UUID(ref)
+        except ValueError:
+            if not CODE_PATTERN.match(ref):
+                raise MootError("room_not_found") from None
+            code = ref
+        async with self._pool.acquire() as conn:
+            found = await store.find_room_id(conn, room_id=room_id, code=code)
+        if found is None:
+            raise MootError("room_not_found")
+        return found
+
+    async def get_room(self, ref: str) -> RoomView:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn:
+            room = await store.get_room(conn, room_id)
+        if room is None:
+            raise MootError("room_not_found")
+        return room
+
+    async def list_participants(self, ref: str, participant_id: uuid.UUID) -> list[ParticipantView]:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn:
+            room = await store.get_room(conn, room_id)
+            if room is None:
+                raise MootError("room_not_found")
+            if room.status == "ended":
+                raise MootError("room_ended")
+            if await store.active_seat(conn, room_id, participant_id) is None:
+                raise MootError("not_a_participant")
+            return await store.list_active(conn, room_id)
+
+    async def require_participant(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> ParticipantView:
+        """The caller's seat in an active room, or the error that explains why there is none."""
+        async with self._pool.acquire() as conn:
+            seat = await store.active_seat(conn, room_id, participant_id)
+            if seat is not None:
+                return store.participant_view(seat)
+            room = await store.get_room(conn, room_id)
+        if room is None:
+            raise MootError("room_not_found")
+        if room.status == "ended":
+            raise MootError("room_ended")
+        raise MootError("not_a_participant")
+
+    # -- create, join, leave -------------------------------------------------------------
+
+    async def create_room(
+        self, participant_id: uuid.UUID, body: CreateRoom, client: ClientInfo
+    ) -> RoomSession:
+        await self._limiter.check("room_create", client.ip or "unknown")
+        settings = self._settings
+        max_participants = body.max_participants or settings.room_default_max_participants
+        if max_participants > settings.room_max_participants_limit:
+            raise MootError(
+                "validation_failed",
+                f"max_participants must be at most {settings.room_max_participants_limit}.",
+                field="max_participants",
+            )
+        title = clean_text(body.title) or DEFAULT_TITLE
+        description = clean_text(body.description) if body.description else None
+        display_name = clean_display_name(body.display_name)
+        expires_at = datetime.now(UTC) + timedelta(seconds=settings.room_max_lifetime_seconds)
+
+        async with self._pool.acquire() as conn, conn.transaction():
+            room_id: uuid.UUID | None = None
+            while room_id is None:  # a code collision is ~impossible; draw again if it happens
+                room_id = await store.insert_room(
+                    conn,
+                    code=new_room_code(),
+                    livekit_room_name=f"moot-{uuid.uuid4()}",
+                    title=title,
+                    description=description or None,
+                    max_participants=max_participants,
+                    expires_at=expires_at,
+                )
+            you = await store.insert_participant(
+                conn,
+                room_id=room_id,
+                participant_id=participant_id,
+                display_name=display_name,
+                role="host",
+                client_ip=client.ip,
+                user_agent=client.user_agent,
+            )
+            room = await store.get_room(conn, room_id)
+        assert room is not None
+        return _session(room, you)
+
+    async def join_room(
+        self, ref: str, participant_id: uuid.UUID, display_name: str, client: ClientInfo
+    ) -> RoomSession:
+        display_name = clean_display_name(display_name)
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn, conn.transaction():
+            locked_room = await store.lock_room(conn, room_id)
+            if locked_room is None:
+                raise MootError("room_not_found")
+            if locked_room["status"] == "ended":
+                raise MootError("room_ended")
+            seat = await store.active_seat(conn, room_id, participant_id)
+            if seat is not None:
+                # Joining again is a no-op (a reload, a second tab); a new name is taken.
+                you = store.participant_view(seat)
+                if you.display_name != display_name:
+                    you = await store.rename_participant(conn, seat["id"], display_name)
+            else:
+                await self._limiter.check("room_join", str(room_id))
+                if await store.was_removed(conn, room_id, participant_id):
+                    raise MootError("removed_from_room")
+                if locked_room["locked"]:
+                    raise MootError("room_locked")
+                capacity = locked_room["max_participants"]
+                if await store.count_active(conn, room_id) >= capacity:
+                    raise MootError(
+                        "room_full", f"The room is full ({capacity} of {capacity}).",
+                        max_participants=capacity,
+                    )
+                # An empty room has no host; whoever comes in first takes the role.
+                role = "participant" if await store.has_active_host(conn, room_id) else "host"
+                you = await store.insert_participant(
+                    conn,
+                    room_id=room_id,
+                    participant_id=participant_id,
+                    display_name=display_name,
+                    role=role,
+                    client_ip=client.ip,
+                    user_agent=client.user_agent,
+                )
+            await store.touch_room(conn, room_id)
+            room = await store.get_room(conn, room_id)
+        assert room is not None
+        return _session(room, you)
+
+    async def leave_room(self, ref: str, participant_id: uuid.UUID) -> LeaveResult:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn, conn.transaction():
+            seat = await self._seat_in_active_room(conn, room_id, participant_id)
+            await store.release_seat(conn, seat["id"], "left")
+            new_host = None
+            if seat["role"] == "host":
+                new_host = await self._hand_over_host(conn, room_id)
+            await store.touch_room(conn, room_id)
+        return LeaveResult(left=True, new_host=new_host)
+
+    # -- host actions --------------------------------------------------------------------
+
+    async def end_room(self, ref: str, host_id: uuid.UUID) -> RoomView:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._host_seat(conn, room_id, host_id)
+            await store.end_room(conn, room_id, "host")
+            room = await store.get_room(conn, room_id)
+        assert room is not None
+        return room
+
+    async def set_locked(self, ref: str, host_id: uuid.UUID, locked: bool) -> RoomView:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._host_seat(conn, room_id, host_id)
+            await store.set_locked(conn, room_id, locked)
+            room = await store.get_room(conn, room_id)
+        assert room is not None
+        return room
+
+    async def remove_participant(
+        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> ParticipantView:
+        room_id = await self.resolve(ref)
+        if target_id == host_id:
+            raise MootError(
+                "invalid_request", "The host cannot remove themselves; leave the room instead."
+            )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._host_seat(conn, room_id, host_id)
+            target = await store.active_seat(conn, room_id, target_id)
+            if target is None:
+                raise MootError("participant_not_found")
+            await store.release_seat(conn, target["id"], "removed")
+            await store.touch_room(conn, room_id)
+        return store.participant_view(target)
+
+    async def transfer_host(
+        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> ParticipantView:
+        room_id = await self.resolve(ref)
+        async with self._pool.acquire() as conn, conn.transaction():
+            host = await self._host_seat(conn, room_id, host_id)
+            if target_id == host_id:
+                raise MootError("already_host")
+            target = await store.active_seat(conn, room_id, target_id)
+            if target is None:
+                raise MootError("participant_not_found")
+            # Demote first: the one-host index forbids two hosts even inside a transaction.
+            await store.set_role(conn, host["id"], "participant")
+            new_host = await store.set_role(conn, target["id"], "host")
+            await store.touch_room(conn, room_id)
+        return new_host
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _seat_in_active_room(
+        self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> asyncpg.Record:
+        room = await store.lock_room(conn, room_id)
+        if room is None:
+            raise MootError("room_not_found")
+        if room["status"] == "ended":
+            raise MootError("room_ended")
+        seat = await store.active_seat(conn, room_id, participant_id)
+        if seat is None:
+            raise MootError("not_a_participant")
+        return seat
+
+    async def _host_seat(
+        self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> asyncpg.Record:
+        seat = await self._seat_in_active_room(conn, room_id, participant_id)
+        if seat["role"] != "host":
+            raise MootError("not_host")
+        return seat
+
+    async def _hand_over_host(self, conn: store.Conn, room_id: uuid.UUID) -> ParticipantView | None:
+        """Give the host role to the earliest-joined participant still in the room."""
+        successor = await store.earliest_active_seat(conn, room_id)
+        if successor is None:
+            return None
+        return await store.set_role(conn, successor["id"], "host")
+
+
+def _session(room: RoomView, you: ParticipantView) -> RoomSession:
+    return RoomSession(**msgspec.structs.asdict(room), you=you)

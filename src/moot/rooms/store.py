@@ -1,0 +1,249 @@
+"""SQL for rooms and room_participants. Every function takes the connection to run on, so the
+service decides what shares a transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from moot.rooms.schemas import ParticipantView, RoomView
+
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+_ROOM_COLUMNS = """
+    r.id, r.code, r.title, r.description, r.status, r.locked, r.max_participants,
+    r.created_at, r.expires_at, r.ended_at, r.livekit_room_name,
+    (SELECT count(*) FROM room_participants p
+      WHERE p.room_id = r.id AND p.left_at IS NULL)::int AS participant_count
+"""
+
+_PARTICIPANT_COLUMNS = "participant_id, display_name, role, joined_at"
+
+
+def room_view(row: asyncpg.Record) -> RoomView:
+    return RoomView(
+        id=row["id"],
+        code=row["code"],
+        title=row["title"],
+        description=row["description"],
+        status=row["status"],
+        locked=row["locked"],
+        max_participants=row["max_participants"],
+        participant_count=row["participant_count"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        ended_at=row["ended_at"],
+        livekit_room_name=row["livekit_room_name"],
+    )
+
+
+def participant_view(row: asyncpg.Record) -> ParticipantView:
+    return ParticipantView(
+        participant_id=row["participant_id"],
+        display_name=row["display_name"],
+        role=row["role"],
+        joined_at=row["joined_at"],
+    )
+
+
+async def insert_room(
+    conn: Conn,
+    *,
+    code: str,
+    livekit_room_name: str,
+    title: str,
+    description: str | None,
+    max_participants: int,
+    expires_at: datetime,
+) -> uuid.UUID | None:
+    """Insert a room; None when the code is already taken (the caller draws another)."""
+    room_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO rooms (code, livekit_room_name, title, description, max_participants,
+                           expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (code) DO NOTHING
+        RETURNING id
+        """,
+        code, livekit_room_name, title, description, max_participants, expires_at,
+    )
+    return room_id
+
+
+async def find_room_id(conn: Conn, *, room_id: uuid.UUID | None, code: str | None) -> uuid.UUID | None:
+    if room_id is not None:
+        found: uuid.UUID | None = await conn.fetchval("SELECT id FROM rooms WHERE id = $1", room_id)
+    else:
+        found = await conn.fetchval("SELECT id FROM rooms WHERE code = $1", code)
+    return found
+
+
+async def get_room(conn: Conn, room_id: uuid.UUID) -> RoomView | None:
+    row = await conn.fetchrow(f"SELECT {_ROOM_COLUMNS} FROM rooms r WHERE r.id = $1", room_id)
+    return room_view(row) if row else None
+
+
+async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
+    """Take the room's row lock: joins, leaves and host actions on one room run one at a time."""
+    return await conn.fetchrow(
+        "SELECT id, status, locked, max_participants FROM rooms WHERE id = $1 FOR UPDATE",
+        room_id,
+    )
+
+
+async def touch_room(conn: Conn, room_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE rooms SET last_activity_at = now(), updated_at = now() WHERE id = $1", room_id
+    )
+
+
+async def active_seat(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        SELECT id, {_PARTICIPANT_COLUMNS} FROM room_participants
+        WHERE room_id = $1 AND participant_id = $2 AND left_at IS NULL
+        """,
+        room_id, participant_id,
+    )
+
+
+async def was_removed(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+    removed: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM room_participants
+                       WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
+        """,
+        room_id, participant_id,
+    )
+    return removed
+
+
+async def count_active(conn: Conn, room_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM room_participants WHERE room_id = $1 AND left_at IS NULL", room_id
+    )
+    return count
+
+
+async def has_active_host(conn: Conn, room_id: uuid.UUID) -> bool:
+    found: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM room_participants
+                       WHERE room_id = $1 AND role = 'host' AND left_at IS NULL)
+        """,
+        room_id,
+    )
+    return found
+
+
+async def insert_participant(
+    conn: Conn,
+    *,
+    room_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    display_name: str,
+    role: str,
+    client_ip: str | None,
+    user_agent: str | None,
+) -> ParticipantView:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO room_participants (room_id, participant_id, display_name, role,
+                                       client_ip, user_agent)
+        VALUES ($1, $2, $3, $4, $5::inet, $6)
+        RETURNING {_PARTICIPANT_COLUMNS}
+        """,
+        room_id, participant_id, display_name, role, client_ip, user_agent,
+    )
+    assert row is not None
+    return participant_view(row)
+
+
+async def rename_participant(conn: Conn, seat_id: uuid.UUID, display_name: str) -> ParticipantView:
+    row = await conn.fetchrow(
+        f"UPDATE room_participants SET display_name = $2 WHERE id = $1 RETURNING {_PARTICIPANT_COLUMNS}",
+        seat_id, display_name,
+    )
+    assert row is not None
+    return participant_view(row)
+
+
+async def release_seat(conn: Conn, seat_id: uuid.UUID, reason: str) -> None:
+    await conn.execute(
+        """
+        UPDATE room_participants SET left_at = now(), left_reason = $2 WHERE id = $1
+        """,
+        seat_id, reason,
+    )
+
+
+async def set_role(conn: Conn, seat_id: uuid.UUID, role: str) -> ParticipantView:
+    row = await conn.fetchrow(
+        f"UPDATE room_participants SET role = $2 WHERE id = $1 RETURNING {_PARTICIPANT_COLUMNS}",
+        seat_id, role,
+    )
+    assert row is not None
+    return participant_view(row)
+
+
+async def earliest_active_seat(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        SELECT id, {_PARTICIPANT_COLUMNS} FROM room_participants
+        WHERE room_id = $1 AND left_at IS NULL
+        ORDER BY joined_at, id
+        LIMIT 1
+        """,
+        room_id,
+    )
+
+
+async def list_active(conn: Conn, room_id: uuid.UUID) -> list[ParticipantView]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_PARTICIPANT_COLUMNS} FROM room_participants
+        WHERE room_id = $1 AND left_at IS NULL
+        ORDER BY joined_at, id
+        """,
+        room_id,
+    )
+    return [participant_view(r) for r in rows]
+
+
+async def set_locked(conn: Conn, room_id: uuid.UUID, locked: bool) -> None:
+    await conn.execute(
+        "UPDATE rooms SET locked = $2, updated_at = now(), last_activity_at = now() WHERE id = $1",
+        room_id, locked,
+    )
+
+
+async def end_room(conn: Conn, room_id: uuid.UUID, reason: str) -> None:
+    await conn.execute(
+        """
+        UPDATE rooms SET status = 'ended', ended_at = now(), end_reason = $2, updated_at = now()
+        WHERE id = $1 AND status = 'active'
+        """,
+        room_id, reason,
+    )
+    await conn.execute(
+        """
+        UPDATE room_participants
+        SET left_at = now(), left_reason = 'room_ended'
+        WHERE room_id = $1 AND left_at IS NULL
+        """,
+        room_id,
+    )
+
+
+async def count_activity(conn: Conn) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM rooms WHERE status = 'active')::int AS rooms,
+               (SELECT count(*) FROM room_participants p JOIN rooms r ON r.id = p.room_id
+                 WHERE p.left_at IS NULL AND r.status = 'active')::int AS participants
+        """
+    )
+    assert row is not None
+    return row["rooms"], row["participants"]

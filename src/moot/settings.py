@@ -1,0 +1,157 @@
+"""moot's configuration: one msgspec Struct read from MOOT_* variables, `.env` and `.env.local`.
+
+Precedence, lowest first: field defaults, `.env`, `.env.local`, the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from limits import parse_many
+
+ENV_PREFIX = "MOOT_"
+
+Seconds = Annotated[int, msgspec.Meta(ge=1)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class ConfigError(Exception):
+    """Configuration that moot cannot start with; the message names the variable."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    # Network
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    public_url: str = ""
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: str = ""
+
+    # Stores. Empty URLs mean: start embedded PostgreSQL / Valkey in data_dir.
+    database_url: str = ""
+    redis_url: str = ""
+    data_dir: str = ""
+    db_pool_min: Annotated[int, msgspec.Meta(ge=1)] = 2
+    db_pool_max: Annotated[int, msgspec.Meta(ge=1)] = 20
+
+    # Signing key for identity credentials. Generated and kept in data_dir when embedded.
+    secret_key: str = ""
+
+    # Logs
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Rooms
+    room_default_max_participants: Annotated[int, msgspec.Meta(ge=2)] = 10
+    room_max_participants_limit: Annotated[int, msgspec.Meta(ge=2)] = 100
+    room_idle_timeout_seconds: Seconds = 15 * 60
+    room_max_lifetime_seconds: Seconds = 24 * 3600
+    participant_data_retention_seconds: Seconds = 7 * 24 * 3600
+    ended_room_retention_seconds: Seconds = 30 * 24 * 3600
+    cleanup_interval_seconds: Seconds = 60
+    cleanup_enabled: bool = True
+
+    # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
+    rate_limit_enabled: bool = True
+    rate_limit_room_create: str = "20/minute"
+    rate_limit_room_join: str = "120/minute"
+    rate_limit_participant_requests: str = "600/minute"
+
+    def __post_init__(self) -> None:
+        if self.room_default_max_participants > self.room_max_participants_limit:
+            raise ConfigError(
+                f"{ENV_PREFIX}ROOM_DEFAULT_MAX_PARTICIPANTS ({self.room_default_max_participants}) "
+                f"exceeds {ENV_PREFIX}ROOM_MAX_PARTICIPANTS_LIMIT "
+                f"({self.room_max_participants_limit})"
+            )
+        if self.db_pool_min > self.db_pool_max:
+            raise ConfigError(f"{ENV_PREFIX}DB_POOL_MIN exceeds {ENV_PREFIX}DB_POOL_MAX")
+        for name in ("rate_limit_room_create", "rate_limit_room_join",
+                     "rate_limit_participant_requests"):
+            value = getattr(self, name)
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{env_name(name)}={value!r} is not a rate limit such as '10/minute'"
+                ) from None
+        if self.secret_key and len(self.secret_key) < 32:
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters long")
+
+    @property
+    def embedded(self) -> bool:
+        """True when moot itself runs PostgreSQL and/or Valkey."""
+        return not self.database_url or not self.redis_url
+
+    def data_path(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser().resolve()
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("moot", appauthor=False))
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a dotenv file: KEY=VALUE lines, `#` comments, optional quotes, `export ` prefix."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(
+    environ: dict[str, str] | None = None,
+    env_dir: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from .env, .env.local and the environment; raise ConfigError if invalid."""
+    env_dir = env_dir if env_dir is not None else Path.cwd()
+    merged: dict[str, str] = {}
+    merged.update(read_env_file(env_dir / ".env"))
+    merged.update(read_env_file(env_dir / ".env.local"))
+    merged.update(os.environ if environ is None else environ)
+
+    fields = {f.name: f for f in msgspec.structs.fields(Settings)}
+    raw: dict[str, Any] = {}
+    for name in fields:
+        key = env_name(name)
+        if key in merged:
+            raw[name] = merged[key]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+
+    # Convert one field at a time so the error names the exact variable.
+    for name, value in list(raw.items()):
+        if name not in fields:
+            raise ConfigError(f"unknown setting {name!r}")
+        try:
+            msgspec.convert({name: value}, Settings, strict=False)
+        except msgspec.ValidationError as exc:
+            detail = str(exc).split(" - at ")[0]
+            raise ConfigError(f"{env_name(name)}={value!r} is invalid: {detail}") from None
+        except ConfigError:
+            pass  # cross-field checks run below with every value in place
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(str(exc)) from None
