@@ -67,8 +67,12 @@ async def stores(stores_dir: Path) -> AsyncIterator[TestStores]:
     database_url = _with_database(admin_url, name)
     await migrate_url(database_url)
     try:
-        yield TestStores(database_url, redis_url, admin_url, embedded=not os.environ.get(
-            "MOOT_TEST_DATABASE_URL"))
+        yield TestStores(
+            database_url,
+            redis_url,
+            admin_url,
+            embedded=not os.environ.get("MOOT_TEST_DATABASE_URL"),
+        )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -69,7 +69,10 @@ async def test_a_guest_joins_by_code_and_both_are_listed(moot: Moot) -> None:
     listing = await guest.get(f"/api/v1/rooms/{room['id']}/participants")
     assert listing.status_code == 200
     items = listing.json()["items"]
-    assert [(p["display_name"], p["role"]) for p in items] == [("Host", "host"), ("Grace", "participant")]
+    assert [(p["display_name"], p["role"]) for p in items] == [
+        ("Host", "host"),
+        ("Grace", "participant"),
+    ]
     assert {p["participant_id"] for p in items} == {host.participant_id, guest.participant_id}
 
 
@@ -148,7 +151,9 @@ async def test_a_locked_room_refuses_newcomers_with_423_but_not_members(moot: Mo
     assert (await newcomer.join(room["code"], "New")).status_code == 200
 
 
-async def test_an_ended_room_is_gone_for_everyone_with_410(moot: Moot, db: asyncpg.Connection) -> None:
+async def test_an_ended_room_is_gone_for_everyone_with_410(
+    moot: Moot, db: asyncpg.Connection
+) -> None:
     host = await moot.guest()
     guest = await moot.guest()
     room = await host.create_room()
@@ -211,7 +216,9 @@ async def test_host_actions_are_refused_to_participants_and_strangers(moot: Moot
         assert as_stranger.json()["code"] == "not_a_participant"
 
 
-async def test_when_the_host_leaves_the_earliest_joined_participant_becomes_host(moot: Moot) -> None:
+async def test_when_the_host_leaves_the_earliest_joined_participant_becomes_host(
+    moot: Moot,
+) -> None:
     host = await moot.guest()
     first = await moot.guest()
     second = await moot.guest()
@@ -300,7 +307,8 @@ async def test_bad_bodies_get_json_errors_and_write_nothing(
     ]
     for raw, status, code in cases:
         response = await host.http.post(
-            "/api/v1/rooms", content=raw,
+            "/api/v1/rooms",
+            content=raw,
             headers={**host.headers, "content-type": "application/json"},
         )
         assert response.status_code == status, (raw, response.text)
@@ -323,7 +331,8 @@ async def test_unknown_routes_and_methods_answer_in_json(moot: Moot) -> None:
 
 
 async def test_client_ip_and_user_agent_are_kept_on_the_participant_row(
-    moot_factory, db: asyncpg.Connection  # type: ignore[no-untyped-def]
+    moot_factory,
+    db: asyncpg.Connection,  # type: ignore[no-untyped-def]
 ) -> None:
     moot = await moot_factory(client_ip="198.51.100.23")
     host = await moot.guest()

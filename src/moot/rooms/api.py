@@ -48,7 +48,10 @@ class RoomController(Controller):
 
     @post("/", status_code=201, summary="Create a room; the caller becomes its host")
     async def create_room(
-        self, request: Request[Any, Any, Any], data: JSONBody[CreateRoom], rooms: Rooms,
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CreateRoom],
+        rooms: Rooms,
         participant: Caller,
     ) -> RoomSession:
         return await rooms.create_room(participant, data, client_info(request))
@@ -59,15 +62,17 @@ class RoomController(Controller):
 
     @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
     async def join_room(
-        self, request: Request[Any, Any, Any], data: JSONBody[JoinRoom], rooms: Rooms,
-        participant: Caller, room: RoomRef,
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[JoinRoom],
+        rooms: Rooms,
+        participant: Caller,
+        room: RoomRef,
     ) -> RoomSession:
         return await rooms.join_room(room, participant, data.display_name, client_info(request))
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
-    async def leave_room(
-        self, rooms: Rooms, participant: Caller, room: RoomRef
-    ) -> LeaveResult:
+    async def leave_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> LeaveResult:
         return await rooms.leave_room(room, participant)
 
     @get("/{room:str}/participants", summary="Who is in the room (participants only)")
@@ -77,36 +82,37 @@ class RoomController(Controller):
         return ParticipantList(items=await rooms.list_participants(room, participant))
 
     @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
-    async def end_room(
-        self, rooms: Rooms, participant: Caller, room: RoomRef
-    ) -> RoomView:
+    async def end_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
         return await rooms.end_room(room, participant)
 
     @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
-    async def lock_room(
-        self, rooms: Rooms, participant: Caller, room: RoomRef
-    ) -> RoomView:
+    async def lock_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
         return await rooms.set_locked(room, participant, True)
 
     @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
-    async def unlock_room(
-        self, rooms: Rooms, participant: Caller, room: RoomRef
-    ) -> RoomView:
+    async def unlock_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
         return await rooms.set_locked(room, participant, False)
 
     @delete(
-        "/{room:str}/participants/{target:uuid}", status_code=200,
+        "/{room:str}/participants/{target:uuid}",
+        status_code=200,
         summary="Remove a participant (host); they cannot rejoin",
     )
     async def remove_participant(
-        self, rooms: Rooms, participant: Caller, target: FromPath[uuid.UUID],
+        self,
+        rooms: Rooms,
+        participant: Caller,
+        target: FromPath[uuid.UUID],
         room: RoomRef,
     ) -> ParticipantView:
         return await rooms.remove_participant(room, participant, target)
 
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(
-        self, data: JSONBody[TransferHost], rooms: Rooms, participant: Caller,
+        self,
+        data: JSONBody[TransferHost],
+        rooms: Rooms,
+        participant: Caller,
         room: RoomRef,
     ) -> ParticipantView:
         return await rooms.transfer_host(room, participant, data.participant_id)

@@ -59,7 +59,9 @@ _DELETE_OLD_ROOMS = """
 """
 
 
-async def run_cleanup(pool: asyncpg.Pool, settings: Settings, metrics: Metrics | None = None) -> CleanupReport:
+async def run_cleanup(
+    pool: asyncpg.Pool, settings: Settings, metrics: Metrics | None = None
+) -> CleanupReport:
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CLEANUP_LOCK):
             if metrics:

@@ -116,7 +116,9 @@ class RoomService:
                 raise MootError("not_a_participant")
             return await store.list_active(conn, room_id)
 
-    async def require_participant(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> ParticipantView:
+    async def require_participant(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> ParticipantView:
         """The caller's seat in an active room, or the error that explains why there is none."""
         async with self._pool.acquire() as conn:
             seat = await store.active_seat(conn, room_id, participant_id)
@@ -199,7 +201,8 @@ class RoomService:
                 capacity = locked_room["max_participants"]
                 if await store.count_active(conn, room_id) >= capacity:
                     raise MootError(
-                        "room_full", f"The room is full ({capacity} of {capacity}).",
+                        "room_full",
+                        f"The room is full ({capacity} of {capacity}).",
                         max_participants=capacity,
                     )
                 # An empty room has no host; whoever comes in first takes the role.

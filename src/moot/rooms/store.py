@@ -67,12 +67,19 @@ async def insert_room(
         ON CONFLICT (code) DO NOTHING
         RETURNING id
         """,
-        code, livekit_room_name, title, description, max_participants, expires_at,
+        code,
+        livekit_room_name,
+        title,
+        description,
+        max_participants,
+        expires_at,
     )
     return room_id
 
 
-async def find_room_id(conn: Conn, *, room_id: uuid.UUID | None, code: str | None) -> uuid.UUID | None:
+async def find_room_id(
+    conn: Conn, *, room_id: uuid.UUID | None, code: str | None
+) -> uuid.UUID | None:
     if room_id is not None:
         found: uuid.UUID | None = await conn.fetchval("SELECT id FROM rooms WHERE id = $1", room_id)
     else:
@@ -99,13 +106,16 @@ async def touch_room(conn: Conn, room_id: uuid.UUID) -> None:
     )
 
 
-async def active_seat(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> asyncpg.Record | None:
+async def active_seat(
+    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"""
         SELECT id, {_PARTICIPANT_COLUMNS} FROM room_participants
         WHERE room_id = $1 AND participant_id = $2 AND left_at IS NULL
         """,
-        room_id, participant_id,
+        room_id,
+        participant_id,
     )
 
 
@@ -115,7 +125,8 @@ async def was_removed(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID)
         SELECT EXISTS (SELECT 1 FROM room_participants
                        WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
         """,
-        room_id, participant_id,
+        room_id,
+        participant_id,
     )
     return removed
 
@@ -155,7 +166,12 @@ async def insert_participant(
         VALUES ($1, $2, $3, $4, $5::inet, $6)
         RETURNING {_PARTICIPANT_COLUMNS}
         """,
-        room_id, participant_id, display_name, role, client_ip, user_agent,
+        room_id,
+        participant_id,
+        display_name,
+        role,
+        client_ip,
+        user_agent,
     )
     assert row is not None
     return participant_view(row)
@@ -163,8 +179,12 @@ async def insert_participant(
 
 async def rename_participant(conn: Conn, seat_id: uuid.UUID, display_name: str) -> ParticipantView:
     row = await conn.fetchrow(
-        f"UPDATE room_participants SET display_name = $2 WHERE id = $1 RETURNING {_PARTICIPANT_COLUMNS}",
-        seat_id, display_name,
+        f"""
+        UPDATE room_participants SET display_name = $2 WHERE id = $1
+        RETURNING {_PARTICIPANT_COLUMNS}
+        """,
+        seat_id,
+        display_name,
     )
     assert row is not None
     return participant_view(row)
@@ -175,14 +195,16 @@ async def release_seat(conn: Conn, seat_id: uuid.UUID, reason: str) -> None:
         """
         UPDATE room_participants SET left_at = now(), left_reason = $2 WHERE id = $1
         """,
-        seat_id, reason,
+        seat_id,
+        reason,
     )
 
 
 async def set_role(conn: Conn, seat_id: uuid.UUID, role: str) -> ParticipantView:
     row = await conn.fetchrow(
         f"UPDATE room_participants SET role = $2 WHERE id = $1 RETURNING {_PARTICIPANT_COLUMNS}",
-        seat_id, role,
+        seat_id,
+        role,
     )
     assert row is not None
     return participant_view(row)
@@ -215,7 +237,8 @@ async def list_active(conn: Conn, room_id: uuid.UUID) -> list[ParticipantView]:
 async def set_locked(conn: Conn, room_id: uuid.UUID, locked: bool) -> None:
     await conn.execute(
         "UPDATE rooms SET locked = $2, updated_at = now(), last_activity_at = now() WHERE id = $1",
-        room_id, locked,
+        room_id,
+        locked,
     )
 
 
@@ -225,7 +248,8 @@ async def end_room(conn: Conn, room_id: uuid.UUID, reason: str) -> None:
         UPDATE rooms SET status = 'ended', ended_at = now(), end_reason = $2, updated_at = now()
         WHERE id = $1 AND status = 'active'
         """,
-        room_id, reason,
+        room_id,
+        reason,
     )
     await conn.execute(
         """
