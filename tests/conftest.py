@@ -107,6 +107,7 @@ def make_settings(**overrides: Any) -> Settings:
         "rate_limit_room_create": "1000/minute",
         "rate_limit_room_join": "1000/minute",
         "rate_limit_participant_requests": "1000/minute",
+        "rate_limit_chat_message": "1000/second",
         "db_pool_min": 1,
         "db_pool_max": 20,
     }
@@ -218,3 +219,69 @@ async def moot_factory(
 @pytest.fixture
 async def moot(moot_factory: MootFactory) -> Moot:
     return await moot_factory()
+
+
+@dataclass
+class LiveMoot:
+    """moot on a real loopback socket (uvicorn in this event loop), for WebSocket tests."""
+
+    url: str
+    ws_url: str
+    http: httpx.AsyncClient
+    settings: Settings
+
+    async def guest(self) -> Guest:
+        body = (await self.http.post("/api/v1/identity")).json()
+        return Guest(self.http, body["token"], body["participant_id"])
+
+
+@pytest.fixture
+async def live_factory(
+    stores: TestStores, db: asyncpg.Connection, redis: Redis
+) -> AsyncIterator[Callable[..., Awaitable[LiveMoot]]]:
+    import socket
+
+    import uvicorn
+
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    async with AsyncExitStack() as stack:
+
+        async def build(**overrides: Any) -> LiveMoot:
+            settings = make_settings(**overrides)
+            app = create_app(
+                settings,
+                database_url=stores.database_url,
+                redis_url=stores.redis_url,
+                secret_key=settings.secret_key,
+            )
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                ws_max_size=4 * settings.ws_max_frame_bytes, lifespan="on",
+            )
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            task = asyncio.create_task(server.serve())
+            servers.append((server, task))
+            while not server.started:
+                assert not task.done(), "uvicorn failed to start"
+                await asyncio.sleep(0.01)
+            url = f"http://127.0.0.1:{port}"
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=url))
+            return LiveMoot(url=url, ws_url=f"ws://127.0.0.1:{port}", http=http,
+                            settings=settings)
+
+        try:
+            yield build
+        finally:
+            for server, _ in servers:
+                server.should_exit = True
+            for _, task in servers:
+                await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture
+async def live(live_factory: Callable[..., Awaitable[LiveMoot]]) -> LiveMoot:
+    return await live_factory()

@@ -27,6 +27,10 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from moot import __version__
+from moot.chat.api import ChatController, chat_socket
+from moot.chat.hub import RoomHub
+from moot.chat.service import ChatService
+from moot.chat.store import ChatStore
 from moot.errors import ERRORS, MootError
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
@@ -198,17 +202,28 @@ def create_app(
                 "room_create": settings.rate_limit_room_create,
                 "room_join": settings.rate_limit_room_join,
                 "participant_requests": settings.rate_limit_participant_requests,
+                "chat_message": settings.rate_limit_chat_message,
             },
             metrics_registry,
             enabled=settings.rate_limit_enabled,
         )
-        state = app.state
-        state.update(
+        rooms = RoomService(pool, settings, limiter)
+        chat = ChatService(
+            ChatStore(redis, settings.chat_ttl_seconds, settings.chat_events_kept),
+            rooms,
+            limiter,
+            settings,
+        )
+        hub = RoomHub(redis)
+        await hub.start()
+        app.state.update(
             pool=pool,
             redis=redis,
             limiter=limiter,
             identity=IdentityService(secret_key),
-            rooms=RoomService(pool, settings, limiter),
+            rooms=rooms,
+            chat=chat,
+            hub=hub,
         )
 
         async def refresh_gauges() -> None:
@@ -219,13 +234,15 @@ def create_app(
                 rooms_active, participants_active = await room_store.count_activity(conn)
             metrics_registry.rooms_active.set(rooms_active)
             metrics_registry.participants_active.set(participants_active)
+            metrics_registry.websockets_open.set(hub.connection_count)
 
         metrics_registry.on_scrape(refresh_gauges)
         background: list[asyncio.Task[None]] = []
         if settings.cleanup_enabled:
             background.append(
                 asyncio.create_task(
-                    cleanup_forever(pool, settings, metrics_registry), name="moot-cleanup"
+                    cleanup_forever(pool, settings, metrics_registry, chat.room_ended),
+                    name="moot-cleanup",
                 )
             )
         try:
@@ -236,11 +253,20 @@ def create_app(
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await hub.stop()
             await redis.aclose()
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, ready, metrics, create_identity, RoomController],
+        route_handlers=[
+            health,
+            ready,
+            metrics,
+            create_identity,
+            RoomController,
+            ChatController,
+            chat_socket,
+        ],
         lifespan=[lifespan],
         state=State({"metrics": metrics_registry, "settings": settings}),
         dependencies={
@@ -249,6 +275,9 @@ def create_app(
             "limiter": _provide("limiter"),
             "identity": _provide("identity"),
             "rooms": _provide("rooms"),
+            "chat": _provide("chat"),
+            "hub": _provide("hub"),
+            "settings": _provide("settings"),
             "metrics": _provide("metrics"),
             "participant": Provide(provide_participant),
         },

@@ -105,6 +105,8 @@ def cmd_serve(settings: Settings) -> int:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=10,
+            # Frames beyond our own limit get an error event; far beyond it, uvicorn closes 1009.
+            ws_max_size=4 * settings.ws_max_frame_bytes,
         )
     return 0
 

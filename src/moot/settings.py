@@ -54,11 +54,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     cleanup_interval_seconds: Seconds = 60
     cleanup_enabled: bool = True
 
+    # Chat
+    chat_ttl_seconds: Seconds = 6 * 3600
+    chat_message_max_length: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 2000
+    chat_history_default_limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
+    chat_history_max_limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+    chat_events_kept: Annotated[int, msgspec.Meta(ge=10)] = 1000
+    ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 16_384
+    ws_send_queue_size: Annotated[int, msgspec.Meta(ge=8)] = 512
+
     # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
     rate_limit_enabled: bool = True
     rate_limit_room_create: str = "20/minute"
     rate_limit_room_join: str = "120/minute"
     rate_limit_participant_requests: str = "600/minute"
+    rate_limit_chat_message: str = "5/second;60/minute"
 
     def __post_init__(self) -> None:
         if self.room_default_max_participants > self.room_max_participants_limit:
@@ -73,6 +83,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "rate_limit_room_create",
             "rate_limit_room_join",
             "rate_limit_participant_requests",
+            "rate_limit_chat_message",
         ):
             value = getattr(self, name)
             try:

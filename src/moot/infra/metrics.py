@@ -48,6 +48,11 @@ class Metrics:
             "Participants currently in an active room.",
             registry=self.registry,
         )
+        self.websockets_open = Gauge(
+            "moot_websockets_open",
+            "Room WebSockets open on this instance.",
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "moot_rate_limited_total",
             "Requests refused by a rate limit.",

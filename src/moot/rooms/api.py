@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
 
+from moot.chat.service import ChatService, announce
 from moot.rooms.schemas import (
     CreateRoom,
     JoinRoom,
@@ -24,6 +25,7 @@ from moot.rooms.service import ClientInfo, RoomService
 
 # Handlers name their dependencies; app.py provides them by these names.
 Rooms = NamedDependency[RoomService]
+Chat = NamedDependency[ChatService]
 Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
 
 RoomRef = Annotated[
@@ -52,9 +54,12 @@ class RoomController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[CreateRoom],
         rooms: Rooms,
+        chat: Chat,
         participant: Caller,
     ) -> RoomSession:
-        return await rooms.create_room(participant, data, client_info(request))
+        session = await rooms.create_room(participant, data, client_info(request))
+        await announce(chat.participant_joined(session.id, session.you))
+        return session
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
     async def get_room(self, rooms: Rooms, room: RoomRef) -> RoomView:
@@ -66,14 +71,25 @@ class RoomController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[JoinRoom],
         rooms: Rooms,
+        chat: Chat,
         participant: Caller,
         room: RoomRef,
     ) -> RoomSession:
-        return await rooms.join_room(room, participant, data.display_name, client_info(request))
+        session, new_seat = await rooms.join_room(
+            room, participant, data.display_name, client_info(request)
+        )
+        if new_seat:
+            await announce(chat.participant_joined(session.id, session.you))
+        return session
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
-    async def leave_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> LeaveResult:
-        return await rooms.leave_room(room, participant)
+    async def leave_room(
+        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+    ) -> LeaveResult:
+        result = await rooms.leave_room(room, participant)
+        room_id = await rooms.resolve(room)
+        await announce(chat.participant_left(room_id, result.you, "left", result.new_host))
+        return result
 
     @get("/{room:str}/participants", summary="Who is in the room (participants only)")
     async def list_participants(
@@ -82,8 +98,12 @@ class RoomController(Controller):
         return ParticipantList(items=await rooms.list_participants(room, participant))
 
     @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
-    async def end_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
-        return await rooms.end_room(room, participant)
+    async def end_room(
+        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        ended = await rooms.end_room(room, participant)
+        await announce(chat.room_ended(ended.id, "host"))
+        return ended
 
     @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
     async def lock_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
@@ -101,18 +121,26 @@ class RoomController(Controller):
     async def remove_participant(
         self,
         rooms: Rooms,
+        chat: Chat,
         participant: Caller,
         target: FromPath[uuid.UUID],
         room: RoomRef,
     ) -> ParticipantView:
-        return await rooms.remove_participant(room, participant, target)
+        removed = await rooms.remove_participant(room, participant, target)
+        room_id = await rooms.resolve(room)
+        await announce(chat.participant_left(room_id, removed, "removed"))
+        return removed
 
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(
         self,
         data: JSONBody[TransferHost],
         rooms: Rooms,
+        chat: Chat,
         participant: Caller,
         room: RoomRef,
     ) -> ParticipantView:
-        return await rooms.transfer_host(room, participant, data.participant_id)
+        new_host = await rooms.transfer_host(room, participant, data.participant_id)
+        room_id = await rooms.resolve(room)
+        await announce(chat.host_changed(room_id, new_host))
+        return new_host

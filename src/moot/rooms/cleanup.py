@@ -7,10 +7,13 @@ transaction-level advisory lock lets exactly one instance do a pass at a time; t
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import msgspec
 import structlog
+from redis.exceptions import RedisError
 
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import CLEANUP_LOCK
@@ -21,6 +24,7 @@ log = structlog.get_logger(__name__)
 
 class CleanupReport(msgspec.Struct, kw_only=True):
     ran: bool
+    ended_room_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
     ended_idle: int = 0
     ended_expired: int = 0
     participants_purged: int = 0
@@ -37,7 +41,7 @@ _END_ROOMS = """
         UPDATE room_participants SET left_at = now(), left_reason = 'room_ended'
         WHERE room_id IN (SELECT id FROM ended) AND left_at IS NULL
     )
-    SELECT count(*) FROM ended
+    SELECT id FROM ended
 """
 
 # Idle: nobody is in the room and nothing has happened in it for the idle timeout.
@@ -67,35 +71,50 @@ async def run_cleanup(
             if metrics:
                 metrics.cleanup_runs.labels("skipped").inc()
             return CleanupReport(ran=False)
-        idle = await conn.fetchval(
+        idle = await conn.fetch(
             _END_ROOMS.format(condition=_IDLE), "idle", settings.room_idle_timeout_seconds
         )
-        expired = await conn.fetchval(_END_ROOMS.format(condition=_EXPIRED), "expired")
+        expired = await conn.fetch(_END_ROOMS.format(condition=_EXPIRED), "expired")
         purged = await conn.execute(
             _PURGE_PERSONAL_DATA, settings.participant_data_retention_seconds
         )
         deleted = await conn.execute(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
     report = CleanupReport(
         ran=True,
-        ended_idle=idle,
-        ended_expired=expired,
+        ended_idle=len(idle),
+        ended_expired=len(expired),
+        ended_room_ids=[r["id"] for r in (*idle, *expired)],
         participants_purged=int(purged.split()[-1]),
         rooms_deleted=int(deleted.split()[-1]),
     )
     if metrics:
         metrics.cleanup_runs.labels("ran").inc()
-        metrics.rooms_ended_by_cleanup.labels("idle").inc(idle)
-        metrics.rooms_ended_by_cleanup.labels("expired").inc(expired)
-    log.info("cleanup_pass", **msgspec.structs.asdict(report))
+        metrics.rooms_ended_by_cleanup.labels("idle").inc(len(idle))
+        metrics.rooms_ended_by_cleanup.labels("expired").inc(len(expired))
+    log.info(
+        "cleanup_pass",
+        ended_idle=report.ended_idle,
+        ended_expired=report.ended_expired,
+        participants_purged=report.participants_purged,
+        rooms_deleted=report.rooms_deleted,
+    )
     return report
 
 
-async def cleanup_forever(pool: asyncpg.Pool, settings: Settings, metrics: Metrics) -> None:
-    """The periodic task inside `moot serve`; a failed pass is logged and tried again later."""
+async def cleanup_forever(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    metrics: Metrics,
+    on_room_ended: Callable[[uuid.UUID, str], Awaitable[None]],
+) -> None:
+    """The periodic task inside `moot serve`; a failed pass is logged and tried again later.
+    Everyone still connected to a room it ends hears `room.ended`."""
     while True:
         await asyncio.sleep(settings.cleanup_interval_seconds)
         try:
-            await run_cleanup(pool, settings, metrics)
-        except (asyncpg.PostgresError, OSError) as exc:
+            report = await run_cleanup(pool, settings, metrics)
+            for room_id in report.ended_room_ids:
+                await on_room_ended(room_id, "cleanup")
+        except (asyncpg.PostgresError, RedisError, OSError) as exc:
             metrics.cleanup_runs.labels("failed").inc()
             log.warning("cleanup_failed", error=str(exc))

@@ -63,4 +63,5 @@ class ParticipantList(msgspec.Struct, kw_only=True):
 
 class LeaveResult(msgspec.Struct, kw_only=True):
     left: bool
+    you: ParticipantView
     new_host: ParticipantView | None = None

@@ -177,7 +177,8 @@ class RoomService:
 
     async def join_room(
         self, ref: str, participant_id: uuid.UUID, display_name: str, client: ClientInfo
-    ) -> RoomSession:
+    ) -> tuple[RoomSession, bool]:
+        """Join, or re-join idempotently; the flag says whether a new seat was taken."""
         display_name = clean_display_name(display_name)
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -187,6 +188,7 @@ class RoomService:
             if locked_room["status"] == "ended":
                 raise MootError("room_ended")
             seat = await store.active_seat(conn, room_id, participant_id)
+            new_seat = seat is None
             if seat is not None:
                 # Joining again is a no-op (a reload, a second tab); a new name is taken.
                 you = store.participant_view(seat)
@@ -219,7 +221,7 @@ class RoomService:
             await store.touch_room(conn, room_id)
             room = await store.get_room(conn, room_id)
         assert room is not None
-        return _session(room, you)
+        return _session(room, you), new_seat
 
     async def leave_room(self, ref: str, participant_id: uuid.UUID) -> LeaveResult:
         room_id = await self.resolve(ref)
@@ -230,7 +232,7 @@ class RoomService:
             if seat["role"] == "host":
                 new_host = await self._hand_over_host(conn, room_id)
             await store.touch_room(conn, room_id)
-        return LeaveResult(left=True, new_host=new_host)
+        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
 
     # -- host actions --------------------------------------------------------------------
 
