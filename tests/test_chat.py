@@ -86,9 +86,13 @@ async def test_history_pages_with_before_and_after_cursors(moot: Moot) -> None:
     assert [m["content"] for m in latest["items"]] == ["m4", "m5", "m6"]
     assert latest["has_more"] is True
 
-    older = (await host.get(chat_path(room), params={"limit": 3, "before": latest["items"][0]["id"]})).json()
+    older = (
+        await host.get(chat_path(room), params={"limit": 3, "before": latest["items"][0]["id"]})
+    ).json()
     assert [m["content"] for m in older["items"]] == ["m1", "m2", "m3"]
-    newer = (await host.get(chat_path(room), params={"limit": 3, "after": everything[1]["id"]})).json()
+    newer = (
+        await host.get(chat_path(room), params={"limit": 3, "after": everything[1]["id"]})
+    ).json()
     assert [m["content"] for m in newer["items"]] == ["m2", "m3", "m4"]
     assert newer["has_more"] is True
     tail = (await host.get(chat_path(room), params={"after": everything[-1]["id"]})).json()
@@ -162,7 +166,8 @@ async def test_a_concurrent_edit_and_delete_leave_no_second_version_or_ghost(
     for attempt in range(15):
         message = (await guest.post(chat_path(room), json={"content": f"v0 {attempt}"})).json()
         edit = guest.http.put(
-            f"{chat_path(room)}/{message['id']}", json={"content": f"v1 {attempt}"},
+            f"{chat_path(room)}/{message['id']}",
+            json={"content": f"v1 {attempt}"},
             headers=guest.headers,
         )
         remove = host.delete(f"{chat_path(room)}/{message['id']}")
@@ -184,7 +189,8 @@ async def test_concurrent_edits_keep_exactly_one_version(moot: Moot, redis: Redi
     results = await asyncio.gather(
         *(
             guest.http.put(
-                f"{chat_path(room)}/{message['id']}", json={"content": f"v{n}"},
+                f"{chat_path(room)}/{message['id']}",
+                json={"content": f"v{n}"},
                 headers=guest.headers,
             )
             for n in range(1, 11)
@@ -214,7 +220,8 @@ async def test_sending_too_fast_is_limited_with_429(moot_factory) -> None:  # ty
 
 
 async def test_nothing_of_a_rooms_chat_is_left_after_the_ttl(
-    moot_factory, redis: Redis  # type: ignore[no-untyped-def]
+    moot_factory,
+    redis: Redis,  # type: ignore[no-untyped-def]
 ) -> None:
     moot = await moot_factory(chat_ttl_seconds=1)
     room, host, _ = await room_with_guest(moot)

@@ -194,3 +194,95 @@ def test_serve_with_urls_starts_nothing_embedded(server: Server, stores) -> None
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
     assert "embedded" not in output.replace('"embedded": false', "")
+
+
+def start_with_urls(port: int, data_dir: Path, stores) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
+    env.update(
+        MOOT_DATABASE_URL=stores.database_url,
+        MOOT_REDIS_URL=stores.redis_url,
+        MOOT_SECRET_KEY="shared-secret-for-both-instances-0123456789",
+        MOOT_LOG_FORMAT="json",
+        MOOT_CLEANUP_ENABLED="false",
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moot.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, stores) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    ports = [free_port(), free_port()]
+    processes = [start_with_urls(port, tmp_path / f"d{port}", stores) for port in ports]
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            for port in ports:
+                for _ in range(300):
+                    try:
+                        if (await http.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.05)
+                else:
+                    raise AssertionError(f"instance on {port} did not start")
+            a, b = (f"http://127.0.0.1:{port}" for port in ports)
+            host = (await http.post(f"{a}/api/v1/identity")).json()["token"]
+            guest = (await http.post(f"{b}/api/v1/identity")).json()["token"]
+            room = (
+                await http.post(f"{a}/api/v1/rooms", json={}, headers={"X-Participant-ID": host})
+            ).json()
+            joined = await http.post(
+                f"{b}/api/v1/rooms/{room['code']}/join",
+                json={"display_name": "B"},
+                headers={"X-Participant-ID": guest},
+            )
+            assert joined.status_code == 200
+
+            async def next_message(ws, content: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+                async with asyncio.timeout(5):
+                    while True:
+                        frame = json.loads(await ws.recv())
+                        if (
+                            frame["type"] == "message.created"
+                            and frame["message"]["content"] == content
+                        ):
+                            return frame  # type: ignore[no-any-return]
+
+            ws_a = f"ws://127.0.0.1:{ports[0]}/ws/chat/{room['code']}?token={host}"
+            ws_b = f"ws://127.0.0.1:{ports[1]}/ws/chat/{room['code']}?token={guest}"
+            async with connect(ws_a) as on_a, connect(ws_b) as on_b:
+                for ws in (on_a, on_b):
+                    assert json.loads(await ws.recv())["type"] == "ready"
+                await on_a.send(json.dumps({"type": "message.send", "content": "hello from A"}))
+                assert (await next_message(on_b, "hello from A"))["message"][
+                    "display_name"
+                ] == "Host"
+                sent = await http.post(
+                    f"{b}/api/v1/rooms/{room['code']}/chat/messages",
+                    json={"content": "hello from B"},
+                    headers={"X-Participant-ID": guest},
+                )
+                assert sent.status_code == 201
+                assert (await next_message(on_a, "hello from B"))["message"]["display_name"] == "B"
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            assert process.wait(timeout=20) == 0

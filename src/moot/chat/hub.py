@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
@@ -92,7 +93,7 @@ class Connection:
                     self.closed.set()
                     await self._close(*close_after)
                     return
-        except (OSError, RuntimeError):
+        except (WebSocketDisconnect, OSError, RuntimeError):
             self.closed.set()  # the peer went away mid-send
         except Exception:
             self.closed.set()
