@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import asyncpg
 import structlog
+from limits.errors import StorageError
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -25,6 +26,8 @@ from litestar.exceptions import (
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot import __version__
 from moot.chat.api import ChatController, chat_socket
@@ -57,6 +60,17 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 # -- errors --------------------------------------------------------------------------------
+
+# A store that cannot be reached is a 503, not a bug: redis-py raises its own connection
+# errors, and `limits` wraps them in StorageError.
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    StorageError,
+)
 
 
 def _error_response(
@@ -110,7 +124,7 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[An
 
 
 def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
+    if isinstance(exc, _UNAVAILABLE):
         log.error("backing_service_unavailable", error=type(exc).__name__, path=request.url.path)
         return _error_response("service_unavailable")
     log.exception("unhandled_error", path=request.url.path)
@@ -132,7 +146,7 @@ def request_middleware(metrics: Metrics) -> Any:
                 await app(scope, receive, send)
                 return
             incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-            request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+            request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
             started = time.perf_counter()
             status = 500
 
@@ -257,7 +271,7 @@ def create_app(
             await redis.aclose()
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
@@ -281,7 +295,6 @@ def create_app(
             "metrics": _provide("metrics"),
             "participant": Provide(provide_participant),
         },
-        middleware=[request_middleware(metrics_registry)],
         exception_handlers={
             MootError: _on_moot_error,
             ValidationException: _on_validation_error,
@@ -298,3 +311,7 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # Wrapped around the whole app rather than listed in `middleware=`, so it also sees the
+    # requests that match no route (404/405): they get a request id, a log line and a metric.
+    app.asgi_handler = request_middleware(metrics_registry)(app.asgi_handler)
+    return app

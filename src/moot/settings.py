@@ -87,7 +87,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         ):
             value = getattr(self, name)
             try:
-                parse_many(value)
+                if any(item.amount < 1 for item in parse_many(value)):
+                    raise ValueError("a limit must allow at least one request")
             except ValueError:
                 raise ConfigError(
                     f"{env_name(name)}={value!r} is not a rate limit such as '10/minute'"
@@ -126,8 +127,9 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not sep or not key.strip():
             raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            # A quoted value ends at its closing quote; anything after it is a comment.
+            value = value[1 : value.find(value[0], 1)]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         values[key.strip()] = value

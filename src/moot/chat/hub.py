@@ -121,8 +121,12 @@ class RoomHub:
         self._instance_channel = f"moot:instance:{uuid.uuid4()}"
 
     async def start(self) -> None:
-        # A private channel keeps the pub/sub connection subscribed while no room is.
-        await self._pubsub.subscribe(self._instance_channel)
+        # A private channel keeps the pub/sub connection subscribed while no room is. If
+        # Redis is down at start-up, moot still starts (/ready says why) and the reader retries.
+        try:
+            await self._pubsub.subscribe(self._instance_channel)
+        except (RedisError, OSError) as exc:
+            log.warning("room_hub_start_without_redis", error=type(exc).__name__)
         self._reader = asyncio.create_task(self._read(), name="moot-room-hub")
 
     async def stop(self) -> None:
@@ -133,8 +137,8 @@ class RoomHub:
         for connections in list(self._rooms.values()):
             for connection in list(connections):
                 await connection.stop()
-        with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._pubsub.aclose(), timeout=5)  # type: ignore[no-untyped-call]
 
     @property
     def connection_count(self) -> int:
@@ -176,6 +180,9 @@ class RoomHub:
     async def _read(self) -> None:
         while True:
             try:
+                if not self._pubsub.subscribed:
+                    # A private channel keeps the connection subscribed while no room is.
+                    await self._pubsub.subscribe(self._instance_channel)
                 async for message in self._pubsub.listen():
                     self._dispatch(message)
             except asyncio.CancelledError:

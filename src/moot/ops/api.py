@@ -66,5 +66,5 @@ async def ready(
 async def metrics(metrics: NamedDependency[Metrics]) -> Response[Any]:
     return Response(
         await metrics.render(),
-        media_type="text/plain; version=0.0.4; charset=utf-8",
+        media_type="text/plain; version=0.0.4",  # Litestar appends the charset
     )

@@ -1,0 +1,78 @@
+"""`scripts/dev bench` — measure moot against its targets; prints markdown, writes JSON.
+
+    scripts/dev bench                 the full run (chat fan-out sizes in bench/chat_fanout.py)
+    scripts/dev bench --smoke         a tiny run that checks the harness works
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.chat_fanout import chat_fanout
+from bench.server import MootProcess
+
+TARGETS = {"deliveries_per_second_at_500": 20_000, "p99_ms_at_500": 100}
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"### moot benchmark — {report['date']}",
+        "",
+        f"Machine: {report['machine']}. One `moot serve` process (uvicorn), embedded "
+        f"PostgreSQL and Valkey; the driver is a separate process. Cold start to /ready: "
+        f"{report['cold_start_seconds']:.2f} s.",
+        "",
+        "#### chat-fanout",
+        "",
+        "| rooms × subscribers | sockets | sent | deliveries/s | p50 ms | p99 ms | lost |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in report["chat_fanout"]:
+        lines.append(
+            f"| {r['rooms']} × {r['subscribers']} | {r['sockets']} | {r['messages_sent']} "
+            f"| {r['deliveries_per_second']:,.0f} | {r['latency_p50_ms']} "
+            f"| {r['latency_p99_ms']} | {r['lost']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks the harness")
+    parser.add_argument("--seconds", type=float, default=None, help="send phase per size")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    seconds = args.seconds or (1.0 if args.smoke else 10.0)
+
+    with MootProcess() as server:
+        fanout = asyncio.run(chat_fanout(server, args.smoke, seconds))
+        report = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": machine(),
+            "cold_start_seconds": round(server.cold_start_seconds, 3),
+            "chat_fanout": fanout,
+            "targets": TARGETS,
+        }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    (args.out / f"{'smoke' if args.smoke else 'full'}-{stamp}.json").write_text(
+        json.dumps(report, indent=2)
+    )
+    print(markdown(report))
+    print()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The benchmark harness works end to end (a tiny run; speed is not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_bench_smoke_run_delivers_every_message(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "#### chat-fanout" in done.stdout
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["cold_start_seconds"] > 0
+    assert len(report["chat_fanout"]) == 2
+    for size in report["chat_fanout"]:
+        assert size["messages_sent"] > 0
+        assert size["deliveries"] == size["deliveries_expected"]
+        assert size["lost"] == 0
+    assert list(tmp_path.glob("smoke-*.json"))
