@@ -86,8 +86,7 @@ class RoomController(Controller):
     async def leave_room(
         self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
     ) -> LeaveResult:
-        result = await rooms.leave_room(room, participant)
-        room_id = await rooms.resolve(room)
+        room_id, result = await rooms.leave_room(room, participant)
         await announce(chat.participant_left(room_id, result.you, "left", result.new_host))
         return result
 
@@ -126,8 +125,7 @@ class RoomController(Controller):
         target: FromPath[uuid.UUID],
         room: RoomRef,
     ) -> ParticipantView:
-        removed = await rooms.remove_participant(room, participant, target)
-        room_id = await rooms.resolve(room)
+        room_id, removed = await rooms.remove_participant(room, participant, target)
         await announce(chat.participant_left(room_id, removed, "removed"))
         return removed
 
@@ -140,7 +138,6 @@ class RoomController(Controller):
         participant: Caller,
         room: RoomRef,
     ) -> ParticipantView:
-        new_host = await rooms.transfer_host(room, participant, data.participant_id)
-        room_id = await rooms.resolve(room)
+        room_id, new_host = await rooms.transfer_host(room, participant, data.participant_id)
         await announce(chat.host_changed(room_id, new_host))
         return new_host

@@ -223,7 +223,9 @@ class RoomService:
         assert room is not None
         return _session(room, you), new_seat
 
-    async def leave_room(self, ref: str, participant_id: uuid.UUID) -> LeaveResult:
+    async def leave_room(
+        self, ref: str, participant_id: uuid.UUID
+    ) -> tuple[uuid.UUID, LeaveResult]:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
             seat = await self._seat_in_active_room(conn, room_id, participant_id)
@@ -232,7 +234,7 @@ class RoomService:
             if seat["role"] == "host":
                 new_host = await self._hand_over_host(conn, room_id)
             await store.touch_room(conn, room_id)
-        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
+        return room_id, LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
 
     # -- host actions --------------------------------------------------------------------
 
@@ -256,7 +258,7 @@ class RoomService:
 
     async def remove_participant(
         self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
-    ) -> ParticipantView:
+    ) -> tuple[uuid.UUID, ParticipantView]:
         room_id = await self.resolve(ref)
         if target_id == host_id:
             raise MootError(
@@ -269,11 +271,11 @@ class RoomService:
                 raise MootError("participant_not_found")
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
-        return store.participant_view(target)
+        return room_id, store.participant_view(target)
 
     async def transfer_host(
         self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
-    ) -> ParticipantView:
+    ) -> tuple[uuid.UUID, ParticipantView]:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
             host = await self._host_seat(conn, room_id, host_id)
@@ -286,7 +288,7 @@ class RoomService:
             await store.set_role(conn, host["id"], "participant")
             new_host = await store.set_role(conn, target["id"], "host")
             await store.touch_room(conn, room_id)
-        return new_host
+        return room_id, new_host
 
     # -- helpers -------------------------------------------------------------------------
 
