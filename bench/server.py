@@ -37,6 +37,7 @@ class MootProcess:
             MOOT_RATE_LIMIT_ENABLED="false",
             MOOT_CLEANUP_ENABLED="false",
             MOOT_ROOM_MAX_PARTICIPANTS_LIMIT="1000",
+            MOOT_MESH_MAX_PARTICIPANTS="1000",  # fan-out rooms are bigger than a P2P mesh
             **self.extra_env,
         )
         started = time.perf_counter()

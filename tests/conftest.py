@@ -110,6 +110,8 @@ def make_settings(**overrides: Any) -> Settings:
         "rate_limit_chat_message": "1000/second",
         "db_pool_min": 1,
         "db_pool_max": 20,
+        # Room tests use rooms bigger than a P2P mesh; test_media checks the mesh limit.
+        "mesh_max_participants": 100,
     }
     defaults.update(overrides)
     return Settings(**defaults)

@@ -196,7 +196,7 @@ def test_serve_with_urls_starts_nothing_embedded(server: Server, stores) -> None
     assert "embedded" not in output.replace('"embedded": false', "")
 
 
-def start_with_urls(port: int, data_dir: Path, stores) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def start_with_urls(port: int, data_dir: Path, stores, **extra: str) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
     env.update(
         MOOT_DATABASE_URL=stores.database_url,
@@ -204,6 +204,7 @@ def start_with_urls(port: int, data_dir: Path, stores) -> subprocess.Popen[bytes
         MOOT_SECRET_KEY="shared-secret-for-both-instances-0123456789",
         MOOT_LOG_FORMAT="json",
         MOOT_CLEANUP_ENABLED="false",
+        **extra,
     )
     return subprocess.Popen(
         [
@@ -229,7 +230,11 @@ async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, store
     from websockets.asyncio.client import connect
 
     ports = [free_port(), free_port()]
-    processes = [start_with_urls(port, tmp_path / f"d{port}", stores) for port in ports]
+    # B opts in to permessage-deflate; A keeps the default (off), so both paths are covered.
+    processes = [
+        start_with_urls(ports[0], tmp_path / "a", stores),
+        start_with_urls(ports[1], tmp_path / "b", stores, MOOT_WS_COMPRESSION="true"),
+    ]
     try:
         async with httpx.AsyncClient(timeout=5) as http:
             for port in ports:
@@ -270,6 +275,8 @@ async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, store
             async with connect(ws_a) as on_a, connect(ws_b) as on_b:
                 for ws in (on_a, on_b):
                     assert json.loads(await ws.recv())["type"] == "ready"
+                assert "Sec-WebSocket-Extensions" not in on_a.response.headers
+                assert "permessage-deflate" in on_b.response.headers["Sec-WebSocket-Extensions"]
                 await on_a.send(json.dumps({"type": "message.send", "content": "hello from A"}))
                 assert (await next_message(on_b, "hello from A"))["message"][
                     "display_name"

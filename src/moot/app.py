@@ -46,6 +46,10 @@ from moot.infra.metrics import Metrics
 from moot.infra.postgres import create_pool
 from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
+from moot.media.api import MediaController
+from moot.media.livekit import LiveKit
+from moot.media.service import MediaService
+from moot.media.turn_probe import probe_forever
 from moot.ops.api import health, metrics, ready
 from moot.rooms import store as room_store
 from moot.rooms.api import RoomController
@@ -221,13 +225,17 @@ def create_app(
             metrics_registry,
             enabled=settings.rate_limit_enabled,
         )
-        rooms = RoomService(pool, settings, limiter)
+        livekit = LiveKit(settings) if settings.livekit_enabled else None
+        if livekit is not None:
+            await livekit.start()
+        rooms = RoomService(pool, settings, limiter, livekit)
         chat = ChatService(
             ChatStore(redis, settings.chat_ttl_seconds, settings.chat_events_kept),
             rooms,
             limiter,
             settings,
         )
+        media = MediaService(rooms, chat, settings, livekit)
         hub = RoomHub(redis)
         await hub.start()
         app.state.update(
@@ -238,6 +246,7 @@ def create_app(
             rooms=rooms,
             chat=chat,
             hub=hub,
+            media=media,
         )
 
         async def refresh_gauges() -> None:
@@ -251,14 +260,22 @@ def create_app(
             metrics_registry.websockets_open.set(hub.connection_count)
 
         metrics_registry.on_scrape(refresh_gauges)
+
+        async def on_room_ended(room_id: uuid.UUID, reason: str) -> None:
+            await chat.room_ended(room_id, reason)
+            await media.room_closed(room_id)
+
         background: list[asyncio.Task[None]] = []
         if settings.cleanup_enabled:
             background.append(
                 asyncio.create_task(
-                    cleanup_forever(pool, settings, metrics_registry, chat.room_ended),
+                    cleanup_forever(pool, settings, metrics_registry, on_room_ended),
                     name="moot-cleanup",
                 )
             )
+        if settings.turn_probe_interval_seconds > 0 and settings.turn_servers:
+            probe = probe_forever(settings, metrics_registry)
+            background.append(asyncio.create_task(probe, name="moot-turn-probe"))
         try:
             yield
         finally:
@@ -268,6 +285,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await hub.stop()
+            if livekit is not None:
+                await livekit.stop()
             await redis.aclose()
             await pool.close()
 
@@ -280,6 +299,7 @@ def create_app(
             RoomController,
             ChatController,
             chat_socket,
+            MediaController,
         ],
         lifespan=[lifespan],
         state=State({"metrics": metrics_registry, "settings": settings}),
@@ -291,6 +311,7 @@ def create_app(
             "rooms": _provide("rooms"),
             "chat": _provide("chat"),
             "hub": _provide("hub"),
+            "media": _provide("media"),
             "settings": _provide("settings"),
             "metrics": _provide("metrics"),
             "participant": Provide(provide_participant),

@@ -1,4 +1,4 @@
-"""`moot serve | migrate | cleanup`: the one entry point operators use."""
+"""`moot serve | migrate | cleanup | turn-probe`: the one entry point operators use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import secrets
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +107,9 @@ def cmd_serve(settings: Settings) -> int:
             timeout_graceful_shutdown=10,
             # Frames beyond our own limit get an error event; far beyond it, uvicorn closes 1009.
             ws_max_size=4 * settings.ws_max_frame_bytes,
+            # Chat frames are a few hundred bytes: compressing each one for every socket cost
+            # a quarter of the fan-out CPU for little saving (README, Performance).
+            ws_per_message_deflate=settings.ws_compression,
         )
     return 0
 
@@ -138,6 +141,36 @@ def cmd_cleanup(settings: Settings) -> int:
     return 0
 
 
+def cmd_turn_probe(settings: Settings, args: argparse.Namespace) -> int:
+    """Probe the TURN servers: 0 if every one passed, 1 if any failed. No stores needed."""
+    from moot.media.turn_probe import format_report, probe, probe_targets
+
+    if args.interval is not None and args.interval <= 0:
+        raise ConfigError("--interval must be a positive number of seconds")
+    if not probe_targets(settings, args.url):
+        raise ConfigError(
+            "no TURN servers to probe: set MOOT_TURN_SERVERS and MOOT_TURN_SECRET, give "
+            "MOOT_TURN_FALLBACK_SERVERS entries a username and credential, or pass --url"
+        )
+
+    async def run() -> int:
+        while True:
+            # Fresh credentials each pass: a long-running sidecar would outlive them.
+            targets = probe_targets(settings, args.url)
+            results = await probe(targets, settings.turn_probe_timeout_seconds)
+            passed = all(result.passed for result in results)
+            if args.json:
+                report = msgspec.json.encode({"passed": passed, "results": results}).decode()
+            else:
+                report = format_report(results)
+            print(report, flush=True)
+            if args.interval is None:
+                return 0 if passed else 1
+            await asyncio.sleep(args.interval)
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moot", description=__doc__)
     parser.add_argument(
@@ -153,6 +186,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=None, help="embedded services' data (MOOT_DATA_DIR)")
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("cleanup", help="end idle/expired rooms and purge old personal data")
+    turn = commands.add_parser(
+        "turn-probe", help="check that the TURN servers answer and accept our credentials"
+    )
+    turn.add_argument(
+        "--url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="probe this turn:/turns: URL too, with the TURN secret (repeatable)",
+    )
+    turn.add_argument(
+        "--secret",
+        dest="turn_secret",
+        metavar="SECRET",
+        default=None,
+        help="coturn's static-auth-secret (MOOT_TURN_SECRET; the environment keeps it out of ps)",
+    )
+    turn.add_argument(
+        "--timeout",
+        dest="turn_probe_timeout_seconds",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="seconds to wait for each step (MOOT_TURN_PROBE_TIMEOUT_SECONDS)",
+    )
+    turn.add_argument("--json", action="store_true", help="print one JSON object per run")
+    turn.add_argument(
+        "--interval",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="keep probing, every SECONDS (for a sidecar); stop with Ctrl-C",
+    )
     return parser
 
 
@@ -162,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "data_dir": getattr(args, "data_dir", None),
+        "turn_secret": getattr(args, "turn_secret", None),
+        "turn_probe_timeout_seconds": getattr(args, "turn_probe_timeout_seconds", None),
     }
     try:
         settings = load_settings(env_dir=args.env_dir, **overrides)
@@ -169,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"moot: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    commands = {"serve": cmd_serve, "migrate": cmd_migrate, "cleanup": cmd_cleanup}
+    commands: dict[str, Callable[[Settings], int]] = {
+        "serve": cmd_serve,
+        "migrate": cmd_migrate,
+        "cleanup": cmd_cleanup,
+        "turn-probe": lambda settings: cmd_turn_probe(settings, args),
+    }
     try:
         return commands[args.command](settings)
     except ConfigError as exc:

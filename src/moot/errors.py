@@ -13,6 +13,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "The request is malformed."),
     "validation_failed": (422, "The request body did not pass validation."),
     "invalid_credential": (401, "The X-Participant-ID credential is not valid."),
+    "invalid_webhook_signature": (401, "The webhook's signature did not verify."),
     "not_a_participant": (403, "You are not a participant of this room."),
     "not_host": (403, "Only the room's host can do this."),
     "removed_from_room": (403, "The host removed you from this room."),
@@ -21,15 +22,23 @@ ERRORS: dict[str, tuple[int, str]] = {
     "room_not_found": (404, "There is no room with this id or code."),
     "participant_not_found": (404, "That participant is not in this room."),
     "message_not_found": (404, "There is no such message in this room's chat."),
+    "livekit_not_configured": (404, "This server has no LiveKit configured."),
     "method_not_allowed": (405, "This method is not allowed here."),
     "room_full": (409, "The room is full."),
     "already_host": (409, "That participant is already the host."),
+    "mesh_room_full": (
+        409,
+        "This meeting uses peer-to-peer video, which is limited in size; it is full.",
+    ),
+    "media_not_connected": (409, "That participant's media is not connected."),
     "conflict": (409, "Someone else changed this at the same time; try again."),
     "room_ended": (410, "The meeting has ended."),
     "room_locked": (423, "The host has locked this room."),
     "rate_limited": (429, "Too many requests; slow down."),
     "internal_error": (500, "Something went wrong on our side."),
+    "media_server_error": (502, "The media server refused the request."),
     "service_unavailable": (503, "A backing service is unavailable."),
+    "media_unavailable": (503, "The media server cannot be reached; try again shortly."),
 }
 
 

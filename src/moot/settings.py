@@ -60,8 +60,29 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     chat_history_default_limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
     chat_history_max_limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
     chat_events_kept: Annotated[int, msgspec.Meta(ge=10)] = 1000
-    ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 16_384
+    ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 65_536
     ws_send_queue_size: Annotated[int, msgspec.Meta(ge=8)] = 512
+    ws_compression: bool = False
+
+    # Media. With livekit_url set, rooms use LiveKit; otherwise a P2P mesh signalled by moot.
+    livekit_url: str = ""
+    livekit_api_url: str = ""  # the server API; defaults to livekit_url with http(s)
+    livekit_api_key: str = ""
+    livekit_api_secret: str = ""
+    livekit_token_ttl_seconds: Seconds = 10 * 60
+    livekit_empty_timeout_seconds: Seconds = 5 * 60
+    livekit_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    mesh_max_participants: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 6
+
+    # ICE: STUN URLs (comma-separated), TURN URLs sharing coturn's `static-auth-secret`, and
+    # fallback TURN servers (JSON list of iceServers entries, or comma-separated URLs).
+    stun_servers: str = ""
+    turn_servers: str = ""
+    turn_secret: str = ""
+    turn_credential_ttl_seconds: Seconds = 24 * 3600
+    turn_fallback_servers: str = ""
+    turn_probe_interval_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
+    turn_probe_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
 
     # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
     rate_limit_enabled: bool = True
@@ -93,6 +114,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 raise ConfigError(
                     f"{env_name(name)}={value!r} is not a rate limit such as '10/minute'"
                 ) from None
+        if self.livekit_url and not (self.livekit_api_key and self.livekit_api_secret):
+            raise ConfigError(
+                f"{ENV_PREFIX}LIVEKIT_URL is set, so {ENV_PREFIX}LIVEKIT_API_KEY and "
+                f"{ENV_PREFIX}LIVEKIT_API_SECRET must be set too"
+            )
+        if self.turn_servers and not self.turn_secret:
+            raise ConfigError(
+                f"{ENV_PREFIX}TURN_SERVERS is set, so {ENV_PREFIX}TURN_SECRET (coturn's "
+                "static-auth-secret) must be set too"
+            )
+        from moot.media.ice import parse_fallback_servers
+
+        try:
+            parse_fallback_servers(self.turn_fallback_servers)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}TURN_FALLBACK_SERVERS is invalid: {exc}") from None
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters long")
 
@@ -100,6 +137,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     def embedded(self) -> bool:
         """True when moot itself runs PostgreSQL and/or Valkey."""
         return not self.database_url or not self.redis_url
+
+    @property
+    def livekit_enabled(self) -> bool:
+        return bool(self.livekit_url)
+
+    def livekit_server_url(self) -> str:
+        """The LiveKit server API's base URL (http/https)."""
+        url = self.livekit_api_url or self.livekit_url
+        if url.startswith("ws"):
+            url = "http" + url[2:]
+        return url.rstrip("/")
 
     def data_path(self) -> Path:
         if self.data_dir:

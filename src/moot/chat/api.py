@@ -21,7 +21,10 @@ from moot.chat.hub import (
 )
 from moot.chat.schemas import (
     ChatMessage,
+    ClientAnswer,
     ClientFrame,
+    ClientIce,
+    ClientOffer,
     ClientPing,
     ClientSend,
     ClientTyping,
@@ -209,6 +212,8 @@ async def _receive(
                 connection.push('{"type":"pong"}')
             elif isinstance(frame, ClientTyping):
                 await chat.typing(connection.room_id, seat)
+            elif isinstance(frame, ClientOffer | ClientAnswer | ClientIce):
+                await chat.signal(connection.room_id, connection.participant_id, frame)
             elif isinstance(frame, ClientSend):
                 message = await chat.send_as(connection.room_id, seat, frame.content)
                 if frame.client_id is not None:

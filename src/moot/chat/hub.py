@@ -220,6 +220,11 @@ class RoomHub:
         else:
             cursor = None
             frame = event.decode()
+        if head.to is not None:  # addressed: signalling and mute requests
+            for connection in list(connections):
+                if connection.participant_id == head.to:
+                    connection.push(frame)
+            return
         for connection in list(connections):
             connection.push(frame, cursor, close_reason(head, connection.participant_id))
 

@@ -72,6 +72,49 @@ class Typing(msgspec.Struct, kw_only=True, tag="typing", tag_field="type"):
     display_name: str
 
 
+# -- addressed events: relayed to one participant's sockets only, never stored or replayed --
+
+SDP = Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+
+
+class IceCandidate(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """RTCIceCandidateInit as the browser gives it (sdpMid, sdpMLineIndex, usernameFragment)."""
+
+    candidate: Annotated[str, msgspec.Meta(max_length=2_000)]
+    sdp_mid: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    sdp_m_line_index: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None
+    username_fragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+
+
+class SignalOffer(msgspec.Struct, kw_only=True, tag="signal.offer", tag_field="type"):
+    from_: uuid.UUID = msgspec.field(name="from")
+    to: uuid.UUID
+    sdp: str
+
+
+class SignalAnswer(msgspec.Struct, kw_only=True, tag="signal.answer", tag_field="type"):
+    from_: uuid.UUID = msgspec.field(name="from")
+    to: uuid.UUID
+    sdp: str
+
+
+class SignalIce(msgspec.Struct, kw_only=True, tag="signal.ice", tag_field="type"):
+    from_: uuid.UUID = msgspec.field(name="from")
+    to: uuid.UUID
+    candidate: IceCandidate | None  # None: this peer has gathered all its candidates
+
+
+class MuteRequested(msgspec.Struct, kw_only=True, tag="media.mute_requested", tag_field="type"):
+    """Mesh mode: the host asks a participant's client to mute itself."""
+
+    to: uuid.UUID
+    kind: Literal["audio", "video", "all"]
+    by: uuid.UUID
+
+
+Signal = SignalOffer | SignalAnswer | SignalIce
+
+
 RoomEvent = (
     MessageCreated
     | MessageEdited
@@ -90,6 +133,7 @@ class EventHead(msgspec.Struct):
     type: str
     participant_id: uuid.UUID | None = None
     reason: str | None = None
+    to: uuid.UUID | None = None  # set on addressed events (signalling, mute requests)
 
 
 # -- frames a client sends -----------------------------------------------------------------
@@ -110,4 +154,20 @@ class ClientSend(msgspec.Struct, tag="message.send", tag_field="type"):
     client_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-ClientFrame = ClientPing | ClientTyping | ClientSend
+class ClientOffer(msgspec.Struct, kw_only=True, tag="signal.offer", tag_field="type"):
+    to: uuid.UUID
+    sdp: SDP
+
+
+class ClientAnswer(msgspec.Struct, kw_only=True, tag="signal.answer", tag_field="type"):
+    to: uuid.UUID
+    sdp: SDP
+
+
+class ClientIce(msgspec.Struct, kw_only=True, tag="signal.ice", tag_field="type"):
+    to: uuid.UUID
+    candidate: IceCandidate | None = None
+
+
+ClientSignal = ClientOffer | ClientAnswer | ClientIce
+ClientFrame = ClientPing | ClientTyping | ClientSend | ClientOffer | ClientAnswer | ClientIce

@@ -16,15 +16,23 @@ from redis.exceptions import RedisError
 
 from moot.chat.schemas import (
     ChatMessage,
+    ClientAnswer,
+    ClientOffer,
+    ClientSignal,
     HostChanged,
     MessageCreated,
     MessageDeleted,
     MessageEdited,
     MessagePage,
+    MuteRequested,
     ParticipantJoined,
     ParticipantLeft,
     RoomEnded,
     RoomEvent,
+    Signal,
+    SignalAnswer,
+    SignalIce,
+    SignalOffer,
     Typing,
 )
 from moot.chat.store import ChatStore
@@ -199,6 +207,35 @@ class ChatService:
 
     async def typing(self, room_id: uuid.UUID, seat: ParticipantView) -> None:
         event = Typing(participant_id=seat.participant_id, display_name=seat.display_name)
+        await self._store.publish_ephemeral(room_id, _encode(event))
+
+    async def signal(self, room_id: uuid.UUID, sender: uuid.UUID, frame: ClientSignal) -> None:
+        """Relay a mesh signalling frame to the one participant it is addressed to."""
+        if self._rooms.media_mode != "mesh":
+            raise MootError(
+                "invalid_request", "This server uses LiveKit; peer-to-peer signalling is off."
+            )
+        if frame.to == sender:
+            raise MootError("invalid_request", "A signal cannot be addressed to yourself.")
+        if not await self._rooms.is_present(room_id, frame.to):
+            raise MootError(
+                "participant_not_found",
+                "The addressed participant is not in this room; the signal was dropped.",
+                to=str(frame.to),
+            )
+        event: Signal
+        if isinstance(frame, ClientOffer):
+            event = SignalOffer(from_=sender, to=frame.to, sdp=frame.sdp)
+        elif isinstance(frame, ClientAnswer):
+            event = SignalAnswer(from_=sender, to=frame.to, sdp=frame.sdp)
+        else:
+            event = SignalIce(from_=sender, to=frame.to, candidate=frame.candidate)
+        await self._store.publish_ephemeral(room_id, _encode(event))
+
+    async def request_mute(
+        self, room_id: uuid.UUID, host: uuid.UUID, target: uuid.UUID, kind: str
+    ) -> None:
+        event = MuteRequested(to=target, kind=kind, by=host)  # type: ignore[arg-type]
         await self._store.publish_ephemeral(room_id, _encode(event))
 
     async def participant_joined(self, room_id: uuid.UUID, participant: ParticipantView) -> None:

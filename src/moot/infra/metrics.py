@@ -71,6 +71,37 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # TURN health, written by moot.media.turn_probe.record after each probe run. The names
+        # carry no moot_ prefix: they describe the TURN servers, whoever probes them.
+        turn_labels = ["server", "port", "transport"]
+        self.turn_port_availability = Gauge(
+            "turn_port_availability",
+            "1 if the TURN server answered STUN on this port and transport, else 0.",
+            turn_labels,
+            registry=self.registry,
+        )
+        self.turn_auth_success = Counter(
+            "turn_auth_success",
+            "Probe allocations the TURN server granted with our credentials.",
+            turn_labels,
+            registry=self.registry,
+        )
+        self.turn_auth_failure = Counter(
+            "turn_auth_failure",
+            "Probe allocations a reachable TURN server refused or got wrong.",
+            turn_labels,
+            registry=self.registry,
+        )
+        self.turn_health_last_run_timestamp = Gauge(
+            "turn_health_last_run_timestamp",
+            "Unix time the last TURN probe run finished.",
+            registry=self.registry,
+        )
+        self.turn_health_duration_seconds = Gauge(
+            "turn_health_duration_seconds",
+            "Wall time of the last TURN probe run (servers are probed concurrently).",
+            registry=self.registry,
+        )
         # Gauges that are read from the stores at scrape time.
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 

@@ -7,6 +7,7 @@ what keeps a 10-seat room at 10 under 50 simultaneous joins.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import string
@@ -20,6 +21,7 @@ import msgspec
 
 from moot.errors import MootError
 from moot.infra.ratelimit import RateLimiter
+from moot.media.livekit import LiveKit
 from moot.rooms import store
 from moot.rooms.schemas import (
     CreateRoom,
@@ -72,10 +74,24 @@ def clean_display_name(value: str) -> str:
 
 
 class RoomService:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, limiter: RateLimiter) -> None:
+    """Room rules. With LiveKit configured, the LiveKit call that mirrors a change (create,
+    end, remove) runs inside the change's transaction: if LiveKit fails, nothing changed."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        limiter: RateLimiter,
+        livekit: LiveKit | None = None,
+    ) -> None:
         self._pool = pool
         self._settings = settings
         self._limiter = limiter
+        self._livekit = livekit
+
+    @property
+    def media_mode(self) -> str:
+        return "livekit" if self._livekit is not None else "mesh"
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -131,6 +147,27 @@ class RoomService:
             raise MootError("room_ended")
         raise MootError("not_a_participant")
 
+    async def livekit_room_name(self, room_id: uuid.UUID) -> str | None:
+        async with self._pool.acquire() as conn:
+            names = await store.livekit_room_names(conn, [room_id])
+        return names[0] if names else None
+
+    async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+        async with self._pool.acquire() as conn:
+            return await store.active_seat(conn, room_id, participant_id) is not None
+
+    async def seat_and_room(
+        self, ref: str, participant_id: uuid.UUID
+    ) -> tuple[RoomView, ParticipantView]:
+        """The room and the caller's seat in it, or the error explaining why there is none."""
+        room_id = await self.resolve(ref)
+        seat = await self.require_participant(room_id, participant_id)
+        async with self._pool.acquire() as conn:
+            room = await store.get_room(conn, room_id)
+        if room is None:
+            raise MootError("room_not_found")
+        return room, seat
+
     # -- create, join, leave -------------------------------------------------------------
 
     async def create_room(
@@ -152,11 +189,12 @@ class RoomService:
 
         async with self._pool.acquire() as conn, conn.transaction():
             room_id: uuid.UUID | None = None
+            livekit_room_name = f"moot-{uuid.uuid4()}"
             while room_id is None:  # a code collision is ~impossible; draw again if it happens
                 room_id = await store.insert_room(
                     conn,
                     code=new_room_code(),
-                    livekit_room_name=f"moot-{uuid.uuid4()}",
+                    livekit_room_name=livekit_room_name,
                     title=title,
                     description=description or None,
                     max_participants=max_participants,
@@ -171,6 +209,8 @@ class RoomService:
                 client_ip=client.ip,
                 user_agent=client.user_agent,
             )
+            if self._livekit is not None:
+                await self._livekit.ensure_room(livekit_room_name, max_participants)
             room = await store.get_room(conn, room_id)
         assert room is not None
         return _session(room, you)
@@ -201,11 +241,20 @@ class RoomService:
                 if locked_room["locked"]:
                     raise MootError("room_locked")
                 capacity = locked_room["max_participants"]
-                if await store.count_active(conn, room_id) >= capacity:
+                present = await store.count_active(conn, room_id)
+                if present >= capacity:
                     raise MootError(
                         "room_full",
                         f"The room is full ({capacity} of {capacity}).",
                         max_participants=capacity,
+                    )
+                mesh_limit = self._settings.mesh_max_participants
+                if self._livekit is None and present >= mesh_limit:
+                    raise MootError(
+                        "mesh_room_full",
+                        f"This meeting uses peer-to-peer video, which is limited to "
+                        f"{mesh_limit} participants; it is full.",
+                        mesh_max_participants=mesh_limit,
                     )
                 # An empty room has no host; whoever comes in first takes the role.
                 role = "participant" if await store.has_active_host(conn, room_id) else "host"
@@ -228,20 +277,63 @@ class RoomService:
     ) -> tuple[uuid.UUID, LeaveResult]:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
-            seat = await self._seat_in_active_room(conn, room_id, participant_id)
-            await store.release_seat(conn, seat["id"], "left")
-            new_host = None
-            if seat["role"] == "host":
-                new_host = await self._hand_over_host(conn, room_id)
-            await store.touch_room(conn, room_id)
-        return room_id, LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
+            room, seat = await self._seat_in_active_room(conn, room_id, participant_id)
+            result = await self._leave(conn, room_id, seat)
+        if self._livekit is not None:
+            # Leaving must work while LiveKit is down; the client hangs up its media itself.
+            with contextlib.suppress(MootError):
+                await self._livekit.remove_participant(
+                    room["livekit_room_name"], str(participant_id)
+                )
+        return room_id, result
+
+    async def left_media(
+        self, livekit_room_name: str, participant_id: uuid.UUID, sid: str
+    ) -> tuple[uuid.UUID, LeaveResult] | None:
+        """LiveKit says this participant's media session `sid` ended: they left the room.
+
+        A stale event (for an earlier session, or a participant already gone) changes nothing.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            room_id = await store.find_by_livekit_name(conn, livekit_room_name)
+            if room_id is None:
+                return None
+            room = await store.lock_room(conn, room_id)
+            if room is None or room["status"] != "active":
+                return None
+            seat = await store.active_seat(conn, room_id, participant_id)
+            if seat is None or seat["livekit_sid"] != sid:
+                return None
+            return room_id, await self._leave(conn, room_id, seat)
+
+    async def joined_media(
+        self, livekit_room_name: str, participant_id: uuid.UUID, sid: str
+    ) -> bool:
+        """Record the LiveKit session of a participant; False if they hold no seat."""
+        async with self._pool.acquire() as conn:
+            room_id = await store.find_by_livekit_name(conn, livekit_room_name)
+            if room_id is None:
+                return False
+            return await store.set_livekit_sid(conn, room_id, participant_id, sid)
+
+    async def _leave(
+        self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
+    ) -> LeaveResult:
+        await store.release_seat(conn, seat["id"], "left")
+        new_host = None
+        if seat["role"] == "host":
+            new_host = await self._hand_over_host(conn, room_id)
+        await store.touch_room(conn, room_id)
+        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
 
     # -- host actions --------------------------------------------------------------------
 
     async def end_room(self, ref: str, host_id: uuid.UUID) -> RoomView:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._host_seat(conn, room_id, host_id)
+            locked, _ = await self._host_seat(conn, room_id, host_id)
+            if self._livekit is not None:
+                await self._livekit.delete_room(locked["livekit_room_name"])
             await store.end_room(conn, room_id, "host")
             room = await store.get_room(conn, room_id)
         assert room is not None
@@ -265,10 +357,14 @@ class RoomService:
                 "invalid_request", "The host cannot remove themselves; leave the room instead."
             )
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._host_seat(conn, room_id, host_id)
+            locked, _ = await self._host_seat(conn, room_id, host_id)
             target = await store.active_seat(conn, room_id, target_id)
             if target is None:
                 raise MootError("participant_not_found")
+            if self._livekit is not None:
+                await self._livekit.remove_participant(
+                    locked["livekit_room_name"], str(target_id)
+                )
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
         return room_id, store.participant_view(target)
@@ -278,7 +374,7 @@ class RoomService:
     ) -> tuple[uuid.UUID, ParticipantView]:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
-            host = await self._host_seat(conn, room_id, host_id)
+            _, host = await self._host_seat(conn, room_id, host_id)
             if target_id == host_id:
                 raise MootError("already_host")
             target = await store.active_seat(conn, room_id, target_id)
@@ -294,7 +390,8 @@ class RoomService:
 
     async def _seat_in_active_room(
         self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID
-    ) -> asyncpg.Record:
+    ) -> tuple[asyncpg.Record, asyncpg.Record]:
+        """(the locked room row, the caller's seat) or the error explaining why not."""
         room = await store.lock_room(conn, room_id)
         if room is None:
             raise MootError("room_not_found")
@@ -303,15 +400,15 @@ class RoomService:
         seat = await store.active_seat(conn, room_id, participant_id)
         if seat is None:
             raise MootError("not_a_participant")
-        return seat
+        return room, seat
 
     async def _host_seat(
         self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID
-    ) -> asyncpg.Record:
-        seat = await self._seat_in_active_room(conn, room_id, participant_id)
+    ) -> tuple[asyncpg.Record, asyncpg.Record]:
+        room, seat = await self._seat_in_active_room(conn, room_id, participant_id)
         if seat["role"] != "host":
             raise MootError("not_host")
-        return seat
+        return room, seat
 
     async def _hand_over_host(self, conn: store.Conn, room_id: uuid.UUID) -> ParticipantView | None:
         """Give the host role to the earliest-joined participant still in the room."""

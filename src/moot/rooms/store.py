@@ -95,7 +95,10 @@ async def get_room(conn: Conn, room_id: uuid.UUID) -> RoomView | None:
 async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
     """Take the room's row lock: joins, leaves and host actions on one room run one at a time."""
     return await conn.fetchrow(
-        "SELECT id, status, locked, max_participants FROM rooms WHERE id = $1 FOR UPDATE",
+        """
+        SELECT id, status, locked, max_participants, livekit_room_name
+        FROM rooms WHERE id = $1 FOR UPDATE
+        """,
         room_id,
     )
 
@@ -111,7 +114,7 @@ async def active_seat(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"""
-        SELECT id, {_PARTICIPANT_COLUMNS} FROM room_participants
+        SELECT id, livekit_sid, {_PARTICIPANT_COLUMNS} FROM room_participants
         WHERE room_id = $1 AND participant_id = $2 AND left_at IS NULL
         """,
         room_id,
@@ -271,3 +274,33 @@ async def count_activity(conn: Conn) -> tuple[int, int]:
     )
     assert row is not None
     return row["rooms"], row["participants"]
+
+
+async def find_by_livekit_name(conn: Conn, livekit_room_name: str) -> uuid.UUID | None:
+    room_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM rooms WHERE livekit_room_name = $1", livekit_room_name
+    )
+    return room_id
+
+
+async def set_livekit_sid(
+    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID, sid: str
+) -> bool:
+    """Record the LiveKit session of a participant's active seat; False if there is none."""
+    status = await conn.execute(
+        """
+        UPDATE room_participants SET livekit_sid = $3
+        WHERE room_id = $1 AND participant_id = $2 AND left_at IS NULL
+        """,
+        room_id,
+        participant_id,
+        sid,
+    )
+    return bool(status != "UPDATE 0")
+
+
+async def livekit_room_names(conn: Conn, room_ids: list[uuid.UUID]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT livekit_room_name FROM rooms WHERE id = ANY($1::uuid[])", room_ids
+    )
+    return [row["livekit_room_name"] for row in rows]

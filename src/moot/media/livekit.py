@@ -1,0 +1,170 @@
+"""LiveKit: access tokens, the room service (Twirp) and webhook verification, via livekit-api.
+
+Every call to the LiveKit server is bounded by `livekit_timeout_seconds` and turned into one
+of two errors: 503 `media_unavailable` when the server cannot be reached, 502
+`media_server_error` when it answered with an error. "Not found" answers are not errors for
+the idempotent operations (deleting a room that LiveKit already closed, removing someone
+whose media never connected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Literal, TypeVar
+
+import aiohttp
+import structlog
+from google.protobuf.json_format import ParseError
+from livekit import api
+from livekit.api.room_service import RoomService
+
+from moot.errors import MootError
+from moot.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+TrackKind = Literal["audio", "video", "all"]
+_TRACK_TYPES = {"audio": {api.TrackType.AUDIO}, "video": {api.TrackType.VIDEO},
+                "all": {api.TrackType.AUDIO, api.TrackType.VIDEO}}
+
+
+class WebhookRejected(Exception):
+    """The webhook's signature or body hash did not verify."""
+
+
+class LiveKit:
+    """One LiveKit deployment: mints tokens and manages rooms for moot's rooms."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.livekit_url
+        self._key = settings.livekit_api_key
+        self._secret = settings.livekit_api_secret
+        self._token_ttl = timedelta(seconds=settings.livekit_token_ttl_seconds)
+        self._empty_timeout = settings.livekit_empty_timeout_seconds
+        self._timeout = settings.livekit_timeout_seconds
+        self._server_url = settings.livekit_server_url()
+        self._api: api.LiveKitAPI | None = None
+        self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
+
+    async def start(self) -> None:
+        # failover=False: region failover is a LiveKit Cloud feature; a self-hosted server
+        # is one origin, and a retry loop would only stretch our own timeout.
+        self._api = api.LiveKitAPI(
+            self._server_url,
+            self._key,
+            self._secret,
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            failover=False,
+        )
+
+    async def stop(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    @property
+    def _rooms(self) -> RoomService:
+        assert self._api is not None, "LiveKit.start() was not awaited"
+        return self._api.room
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def token(self, *, room_name: str, identity: str, name: str, role: str) -> str:
+        """A join token for one room only; hosts get `roomAdmin` there."""
+        grants = api.VideoGrants(
+            room_join=True,
+            room=room_name,
+            room_admin=role == "host",
+            can_publish=True,
+            can_subscribe=True,
+            can_publish_data=True,
+        )
+        return (
+            api.AccessToken(self._key, self._secret)
+            .with_identity(identity)
+            .with_name(name)
+            .with_metadata(json.dumps({"role": role}))
+            .with_grants(grants)
+            .with_ttl(self._token_ttl)
+            .to_jwt()
+        )
+
+    @property
+    def token_ttl_seconds(self) -> int:
+        return int(self._token_ttl.total_seconds())
+
+    # -- room service --------------------------------------------------------------------
+
+    async def ensure_room(self, room_name: str, max_participants: int) -> None:
+        """Create the LiveKit room (CreateRoom returns the existing one if it is there)."""
+        request = api.CreateRoomRequest(
+            name=room_name, max_participants=max_participants, empty_timeout=self._empty_timeout
+        )
+        await self._call("create_room", self._rooms.create_room(request))
+
+    async def delete_room(self, room_name: str) -> None:
+        request = api.DeleteRoomRequest(room=room_name)
+        await self._call("delete_room", self._rooms.delete_room(request), missing_ok=True)
+
+    async def remove_participant(self, room_name: str, identity: str) -> None:
+        request = api.RoomParticipantIdentity(room=room_name, identity=identity)
+        await self._call(
+            "remove_participant", self._rooms.remove_participant(request), missing_ok=True
+        )
+
+    async def mute(self, room_name: str, identity: str, kind: TrackKind) -> list[str]:
+        """Mute the participant's published tracks of one kind; the muted track sids."""
+        who = api.RoomParticipantIdentity(room=room_name, identity=identity)
+        info = await self._call("get_participant", self._rooms.get_participant(who),
+                                missing_ok=True)
+        if info is None:
+            raise MootError("media_not_connected")
+        wanted = _TRACK_TYPES[kind]
+        muted: list[str] = []
+        for track in info.tracks:
+            if track.type in wanted and not track.muted:
+                request = api.MuteRoomTrackRequest(
+                    room=room_name, identity=identity, track_sid=track.sid, muted=True
+                )
+                await self._call("mute_published_track", self._rooms.mute_published_track(request))
+                muted.append(track.sid)
+        return muted
+
+    async def _call(self, what: str, call: Awaitable[T], *, missing_ok: bool = False) -> T | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call
+        except api.ServerError as exc:
+            if missing_ok and exc.code == api.ServerErrorCode.NOT_FOUND:
+                return None
+            log.warning("livekit_error", call=what, code=exc.code, status=exc.status,
+                        message=exc.message)
+            if exc.status >= 500 or exc.code == api.ServerErrorCode.UNAVAILABLE:
+                raise MootError("media_unavailable") from None
+            raise MootError("media_server_error", livekit_code=exc.code) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("livekit_unreachable", call=what, error=type(exc).__name__)
+            raise MootError("media_unavailable") from None
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def receive_webhook(self, body: bytes, authorization: str) -> api.WebhookEvent:
+        """Verify a webhook's signed token and body hash; parse the event."""
+        token = authorization.removeprefix("Bearer ").strip()
+        if not token:
+            raise WebhookRejected("no Authorization header")
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            raise WebhookRejected("body is not UTF-8") from None
+        try:
+            return self._receiver.receive(text, token)
+        except ParseError:
+            raise  # signed but unparseable: the caller answers 400
+        except Exception as exc:  # jwt errors, "hash mismatch", missing sha256 claim
+            raise WebhookRejected(str(exc) or type(exc).__name__) from None
