@@ -76,7 +76,7 @@ class _Handler:
         self.state = state
         self.verifier = api.TokenVerifier(KEY, SECRET)
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if request.content_type != "application/protobuf":
             return _twirp_error(400, "malformed", "expected application/protobuf")
@@ -187,7 +187,7 @@ class LiveKitStandIn:
 
     async def __aenter__(self) -> StandIn:
         app = web.Application()
-        app.router.add_post("/twirp/livekit.RoomService/{method}", _Handler(self.state))
+        app.router.add_post("/twirp/livekit.RoomService/{method}", _Handler(self.state).handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         with socket.socket() as probe:

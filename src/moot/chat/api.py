@@ -197,7 +197,7 @@ async def _receive(
         if raw is None:
             connection.push(_error_frame("invalid_frame", "Send JSON text frames."))
             continue
-        if len(raw) > max_frame:
+        if len(raw) > max_frame // 4 and len(raw.encode()) > max_frame:  # cheap check first
             connection.push(
                 _error_frame("frame_too_large", f"Frames are limited to {max_frame} bytes.")
             )
