@@ -134,13 +134,33 @@ async def run_fanout(
     )
 
 
-SIZES = [(1, 50, 40.0), (1, 200, 25.0), (20, 25, 40.0), (40, 25, 20.0)]
+# (rooms, subscribers per room, messages per second per room). The offered load of the 500-
+# and 1000-socket sizes is a little above the 20k/s target, so meeting it is not an artefact
+# of the driver's pacing; the last size offers twice that to show where one process saturates.
+SIZES = [(1, 50, 40.0), (1, 200, 25.0), (20, 25, 44.0), (40, 25, 22.0), (20, 25, 80.0)]
 SMOKE_SIZES = [(1, 5, 20.0), (2, 3, 20.0)]
 
 
-async def chat_fanout(server: MootProcess, smoke: bool, seconds: float) -> list[dict[str, Any]]:
+def median_run(runs: list[FanoutResult]) -> dict[str, Any]:
+    """The run with the median delivery rate, with every run's rate and p99 alongside."""
+    ordered = sorted(runs, key=lambda run: run.deliveries_per_second)
+    chosen = asdict(ordered[len(ordered) // 2])
+    chosen["runs"] = len(runs)
+    chosen["all_deliveries_per_second"] = [run.deliveries_per_second for run in runs]
+    chosen["all_latency_p99_ms"] = [run.latency_p99_ms for run in runs]
+    chosen["lost"] = sum(run.lost for run in runs)  # lost anywhere counts
+    return chosen
+
+
+async def chat_fanout(
+    server: MootProcess, smoke: bool, seconds: float, repeat: int = 1
+) -> list[dict[str, Any]]:
     results = []
     for rooms, subscribers, rate in SMOKE_SIZES if smoke else SIZES:
-        result = await run_fanout(server, rooms, subscribers, rate, seconds)
-        results.append(asdict(result))
+        runs = [
+            await run_fanout(server, rooms, subscribers, rate, seconds) for _ in range(repeat)
+        ]
+        result = median_run(runs)
+        result["offered_per_second"] = round(rooms * subscribers * rate)
+        results.append(result)
     return results

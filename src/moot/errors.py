@@ -18,6 +18,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not_host": (403, "Only the room's host can do this."),
     "removed_from_room": (403, "The host removed you from this room."),
     "not_message_author": (403, "That message is not yours."),
+    "not_transcription_host": (403, "Only the room's transcription host can do this."),
+    "transcription_disabled": (403, "Transcription is turned off on this server."),
     "not_found": (404, "Not found."),
     "room_not_found": (404, "There is no room with this id or code."),
     "participant_not_found": (404, "That participant is not in this room."),
@@ -31,6 +33,12 @@ ERRORS: dict[str, tuple[int, str]] = {
         "This meeting uses peer-to-peer video, which is limited in size; it is full.",
     ),
     "media_not_connected": (409, "That participant's media is not connected."),
+    "transcription_active": (409, "Transcription is already running in this room."),
+    "transcription_not_active": (409, "Transcription is not running in this room."),
+    "transcription_limit_reached": (
+        409,
+        "This room has used up its transcription time.",
+    ),
     "conflict": (409, "Someone else changed this at the same time; try again."),
     "room_ended": (410, "The meeting has ended."),
     "room_locked": (423, "The host has locked this room."),
@@ -39,6 +47,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "media_server_error": (502, "The media server refused the request."),
     "service_unavailable": (503, "A backing service is unavailable."),
     "media_unavailable": (503, "The media server cannot be reached; try again shortly."),
+    "transcription_not_configured": (
+        503,
+        "Transcription needs a Gladia API key (MOOT_GLADIA_API_KEY); none is configured.",
+    ),
 }
 
 

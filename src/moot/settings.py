@@ -84,6 +84,24 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     turn_probe_interval_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     turn_probe_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
 
+    # Transcription (Gladia live v2). The worker runs inside `moot serve` unless
+    # worker_embedded is false; `moot worker` runs it alone.
+    transcription_enabled: bool = True
+    gladia_api_key: str = ""
+    gladia_base_url: str = "https://api.gladia.io"
+    gladia_language: str = ""  # empty: Gladia detects the language
+    gladia_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    gladia_max_reconnects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
+    transcription_token_ttl_seconds: Seconds = 300
+    transcription_max_seconds_per_room: Seconds = 4 * 3600
+    transcription_chunk_max_bytes: Annotated[int, msgspec.Meta(ge=2, le=1_048_576)] = 32_000
+    transcription_max_chunks_per_second: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    transcript_flush_interval_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 300
+    transcript_batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    worker_embedded: bool = True
+    worker_public_url: str = ""  # ws(s)://… of the worker; empty: this server's /ws/transcribe
+    worker_port: Port = 8001
+
     # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
     rate_limit_enabled: bool = True
     rate_limit_room_create: str = "20/minute"
