@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import asyncpg
 import structlog
@@ -56,6 +56,12 @@ from moot.rooms.api import RoomController
 from moot.rooms.cleanup import cleanup_forever
 from moot.rooms.service import RoomService
 from moot.settings import Settings
+from moot.transcription.api import TranscriptionController
+from moot.transcription.control import TranscriptionControl
+from moot.transcription.history import TranscriptHistory
+from moot.transcription.tokens import WorkerTokens
+from moot.transcription.worker import TranscriptionWorker, transcribe_socket
+from moot.transcription.writer import BatchWriter
 
 log = structlog.get_logger("moot.http")
 
@@ -201,14 +207,22 @@ def _provide(name: str) -> Provide:
     return Provide(provider, sync_to_thread=False)
 
 
+Component = Literal["all", "api", "worker"]
+
+
 def create_app(
     settings: Settings,
     *,
     database_url: str,
     redis_url: str,
     secret_key: str,
+    component: Component = "all",
 ) -> Litestar:
+    """The API, the transcription worker, or both (`all`: the worker only if
+    `worker_embedded`). Every component serves /health, /ready and /metrics."""
     metrics_registry = Metrics()
+    with_worker = component == "worker" or (component == "all" and settings.worker_embedded)
+    with_api = component != "worker"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -236,6 +250,21 @@ def create_app(
             settings,
         )
         media = MediaService(rooms, chat, settings, livekit)
+        tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)
+        control = TranscriptionControl(pool, redis, settings, rooms, chat, tokens)
+        writer: BatchWriter | None = None
+        worker: TranscriptionWorker | None = None
+        if with_worker:
+            writer = BatchWriter(
+                pool,
+                flush_interval=settings.transcript_flush_interval_ms / 1000,
+                batch_size=settings.transcript_batch_size,
+                metrics=metrics_registry,
+            )
+            writer.start()
+            worker = TranscriptionWorker(
+                settings, pool, redis, chat, tokens, writer, metrics_registry
+            )
         hub = RoomHub(redis)
         await hub.start()
         app.state.update(
@@ -247,6 +276,9 @@ def create_app(
             chat=chat,
             hub=hub,
             media=media,
+            transcription=control,
+            transcripts=TranscriptHistory(pool, rooms),
+            worker=worker,
         )
 
         async def refresh_gauges() -> None:
@@ -285,21 +317,31 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await hub.stop()
+            if worker is not None:
+                await worker.close()
+            if writer is not None:
+                # The sockets are closed by now; what the worker queued is written before exit.
+                await writer.close(timeout=10)
             if livekit is not None:
                 await livekit.stop()
             await redis.aclose()
             await pool.close()
 
+    api_routes: list[Any] = [
+        create_identity,
+        RoomController,
+        ChatController,
+        chat_socket,
+        MediaController,
+        TranscriptionController,
+    ]
     app = Litestar(
         route_handlers=[
             health,
             ready,
             metrics,
-            create_identity,
-            RoomController,
-            ChatController,
-            chat_socket,
-            MediaController,
+            *(api_routes if with_api else []),
+            *([transcribe_socket] if with_worker else []),
         ],
         lifespan=[lifespan],
         state=State({"metrics": metrics_registry, "settings": settings}),
@@ -312,6 +354,9 @@ def create_app(
             "chat": _provide("chat"),
             "hub": _provide("hub"),
             "media": _provide("media"),
+            "transcription": _provide("transcription"),
+            "transcripts": _provide("transcripts"),
+            "worker": _provide("worker"),
             "settings": _provide("settings"),
             "metrics": _provide("metrics"),
             "participant": Provide(provide_participant),

@@ -1,4 +1,4 @@
-"""`moot serve | migrate | cleanup | turn-probe`: the one entry point operators use."""
+"""`moot serve | worker | migrate | cleanup | turn-probe`: the one entry point operators use."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -18,6 +19,9 @@ import structlog
 from moot.infra.embedded import EmbeddedServices
 from moot.infra.logging import configure_logging
 from moot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from moot.app import Component
 
 log = structlog.get_logger("moot")
 
@@ -71,6 +75,14 @@ def stores(settings: Settings) -> Iterator[Stores]:
 
 
 def cmd_serve(settings: Settings) -> int:
+    return _run(settings, "all", settings.port)
+
+
+def cmd_worker(settings: Settings, port: int | None) -> int:
+    return _run(settings, "worker", port if port is not None else settings.worker_port)
+
+
+def _run(settings: Settings, component: Component, port: int) -> int:
     import uvicorn
 
     from moot.app import create_app
@@ -84,10 +96,12 @@ def cmd_serve(settings: Settings) -> int:
             database_url=found.database_url,
             redis_url=found.redis_url,
             secret_key=found.secret_key,
+            component=component,
         )
         log.info(
             "moot_listening",
-            url=f"http://{settings.host}:{settings.port}",
+            component=component,
+            url=f"http://{settings.host}:{port}",
             embedded=settings.embedded,
         )
         # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; with
@@ -98,7 +112,7 @@ def cmd_serve(settings: Settings) -> int:
         uvicorn.run(
             app,
             host=settings.host,
-            port=settings.port,
+            port=port,
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             log_config=None,
@@ -106,7 +120,9 @@ def cmd_serve(settings: Settings) -> int:
             server_header=False,
             timeout_graceful_shutdown=10,
             # Frames beyond our own limit get an error event; far beyond it, uvicorn closes 1009.
-            ws_max_size=4 * settings.ws_max_frame_bytes,
+            ws_max_size=max(
+                4 * settings.ws_max_frame_bytes, 2 * settings.transcription_chunk_max_bytes
+            ),
             # Chat frames are a few hundred bytes: compressing each one for every socket cost
             # a quarter of the fan-out CPU for little saving (README, Performance).
             ws_per_message_deflate=settings.ws_compression,
@@ -184,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="listen address (MOOT_HOST)")
     serve.add_argument("--port", type=int, default=None, help="listen port (MOOT_PORT)")
     serve.add_argument("--data-dir", default=None, help="embedded services' data (MOOT_DATA_DIR)")
+    worker = commands.add_parser(
+        "worker", help="run the transcription worker alone (audio in, Gladia, transcripts out)"
+    )
+    worker.add_argument("--host", default=None, help="listen address (MOOT_HOST)")
+    worker.add_argument(
+        "--port", dest="worker_listen_port", type=int, default=None,
+        help="listen port (MOOT_WORKER_PORT, 8001)",
+    )
+    worker.add_argument("--data-dir", default=None, help="embedded services' data (MOOT_DATA_DIR)")
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("cleanup", help="end idle/expired rooms and purge old personal data")
     turn = commands.add_parser(
@@ -239,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     commands: dict[str, Callable[[Settings], int]] = {
         "serve": cmd_serve,
+        "worker": lambda settings: cmd_worker(settings, args.worker_listen_port),
         "migrate": cmd_migrate,
         "cleanup": cmd_cleanup,
         "turn-probe": lambda settings: cmd_turn_probe(settings, args),

@@ -72,6 +72,31 @@ class Typing(msgspec.Struct, kw_only=True, tag="typing", tag_field="type"):
     display_name: str
 
 
+class TranscriptionUpdated(
+    msgspec.Struct, kw_only=True, tag="transcription.updated", tag_field="type"
+):
+    status: Literal["idle", "active"]
+    host_id: uuid.UUID | None
+
+
+class TranscriptPartial(msgspec.Struct, kw_only=True, tag="transcript.partial", tag_field="type"):
+    utterance_id: str
+    participant_id: uuid.UUID
+    text: str
+    start: float
+    end: float
+    language: str | None
+
+
+class TranscriptFinal(msgspec.Struct, kw_only=True, tag="transcript.final", tag_field="type"):
+    utterance_id: str
+    participant_id: uuid.UUID
+    text: str
+    start: float
+    end: float
+    language: str | None
+
+
 # -- addressed events: relayed to one participant's sockets only, never stored or replayed --
 
 SDP = Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
@@ -124,6 +149,8 @@ RoomEvent = (
     | HostChanged
     | RoomEnded
     | Typing
+    | TranscriptionUpdated
+    | TranscriptFinal
 )
 
 

@@ -33,6 +33,9 @@ from moot.chat.schemas import (
     SignalAnswer,
     SignalIce,
     SignalOffer,
+    TranscriptFinal,
+    TranscriptionUpdated,
+    TranscriptPartial,
     Typing,
 )
 from moot.chat.store import ChatStore
@@ -275,6 +278,22 @@ class ChatService:
             room_id, HostChanged(host=host), op="set", who=host.participant_id, data=_encode(host)
         )
         await self.system_message(room_id, f"{host.display_name} is now the host")
+
+    async def transcription_updated(
+        self, room_id: uuid.UUID, status: str, host_id: uuid.UUID | None
+    ) -> None:
+        event = TranscriptionUpdated(status=status, host_id=host_id)  # type: ignore[arg-type]
+        await self._event(room_id, event)
+
+    async def transcript(
+        self, room_id: uuid.UUID, event: TranscriptPartial | TranscriptFinal
+    ) -> None:
+        """Partials are ephemeral (replaced in place by the next one); finals are kept in the
+        event stream for replay (and in PostgreSQL by the worker's batch writer)."""
+        if isinstance(event, TranscriptPartial):
+            await self._store.publish_ephemeral(room_id, _encode(event))
+        else:
+            await self._event(room_id, event)
 
     async def room_ended(self, room_id: uuid.UUID, reason: str) -> None:
         await self.system_message(room_id, "The meeting has ended")

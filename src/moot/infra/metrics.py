@@ -102,6 +102,59 @@ class Metrics:
             "Wall time of the last TURN probe run (servers are probed concurrently).",
             registry=self.registry,
         )
+        # Final transcript segments on their way to PostgreSQL (moot.transcription.writer).
+        self.transcript_queue_length = Gauge(
+            "moot_transcript_queue_length",
+            "Final transcript segments waiting to be written.",
+            registry=self.registry,
+        )
+        self.transcript_flushes = Counter(
+            "moot_transcript_flushes_total",
+            "Batch writes of transcript segments, by outcome (ok, failed: will be retried).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.transcript_rows_written = Counter(
+            "moot_transcript_rows_written_total",
+            "Transcript segments stored.",
+            registry=self.registry,
+        )
+        self.transcript_duplicates_skipped = Counter(
+            "moot_transcript_duplicates_skipped_total",
+            "Transcript segments skipped because their utterance was already stored.",
+            registry=self.registry,
+        )
+        self.transcript_rows_dropped = Counter(
+            "moot_transcript_rows_dropped_total",
+            "Transcript segments given up on: rejected by the database (e.g. room deleted), "
+            "or still pending when shutdown ran out of time.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.transcript_flush_seconds = Histogram(
+            "moot_transcript_flush_seconds",
+            "Time to write one batch of transcript segments, failed attempts included.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # Gladia live sessions, written by moot.transcription.gladia.
+        self.gladia_sessions = Counter(
+            "moot_gladia_sessions_total",
+            "Gladia live sessions opened (POST /v2/live accepted).",
+            registry=self.registry,
+        )
+        self.gladia_errors = Counter(
+            "moot_gladia_errors_total",
+            "Gladia failures, by kind (init, auth, config, connect, disconnect, protocol, server, "
+            "overflow).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.gladia_reconnects = Counter(
+            "moot_gladia_reconnects_total",
+            "Gladia live websockets reconnected to the same session URL after a drop.",
+            registry=self.registry,
+        )
         # Gauges that are read from the stores at scrape time.
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 

@@ -13,6 +13,7 @@ import secrets
 import string
 import unicodedata
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -88,6 +89,8 @@ class RoomService:
         self._settings = settings
         self._limiter = limiter
         self._livekit = livekit
+        # Called after a leave or removal stopped the room's running transcription.
+        self.on_transcription_released: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
     @property
     def media_mode(self) -> str:
@@ -278,7 +281,8 @@ class RoomService:
         room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn, conn.transaction():
             room, seat = await self._seat_in_active_room(conn, room_id, participant_id)
-            result = await self._leave(conn, room_id, seat)
+            result, released = await self._leave(conn, room_id, seat)
+        await self._released(room_id, released)
         if self._livekit is not None:
             # Leaving must work while LiveKit is down; the client hangs up its media itself.
             with contextlib.suppress(MootError):
@@ -304,7 +308,9 @@ class RoomService:
             seat = await store.active_seat(conn, room_id, participant_id)
             if seat is None or seat["livekit_sid"] != sid:
                 return None
-            return room_id, await self._leave(conn, room_id, seat)
+            result, released = await self._leave(conn, room_id, seat)
+        await self._released(room_id, released)
+        return room_id, result
 
     async def joined_media(
         self, livekit_room_name: str, participant_id: uuid.UUID, sid: str
@@ -318,13 +324,20 @@ class RoomService:
 
     async def _leave(
         self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
-    ) -> LeaveResult:
+    ) -> tuple[LeaveResult, bool]:
+        """Release the seat (and the host and transcription roles it held); the flag says
+        whether that stopped a running transcription."""
+        released = await store.release_transcription(conn, room_id, seat)
         await store.release_seat(conn, seat["id"], "left")
         new_host = None
         if seat["role"] == "host":
             new_host = await self._hand_over_host(conn, room_id)
         await store.touch_room(conn, room_id)
-        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat))
+        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat)), released
+
+    async def _released(self, room_id: uuid.UUID, released: bool) -> None:
+        if released and self.on_transcription_released is not None:
+            await self.on_transcription_released(room_id)
 
     # -- host actions --------------------------------------------------------------------
 
@@ -365,8 +378,10 @@ class RoomService:
                 await self._livekit.remove_participant(
                     locked["livekit_room_name"], str(target_id)
                 )
+            released = await store.release_transcription(conn, room_id, target)
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
+        await self._released(room_id, released)
         return room_id, store.participant_view(target)
 
     async def transfer_host(

@@ -1,0 +1,159 @@
+"""Who transcribes a room, and starting and stopping it (the API side; the worker is apart).
+
+The transcription host is the participant the room host designated, or the room host. `start`
+records the run in PostgreSQL (status) and in Redis (`transcription:room:{id}:run`, the run id
+the worker token carries); `stop`, a new designation or the transcription host leaving delete
+the run key, and the worker ends any session whose run is gone.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+import msgspec
+from redis.asyncio import Redis
+
+from moot.chat.service import ChatService, announce
+from moot.errors import MootError
+from moot.rooms import store as room_store
+from moot.rooms.service import RoomService
+from moot.settings import Settings
+from moot.transcription.tokens import WorkerTokens
+
+
+def run_key(room_id: uuid.UUID) -> str:
+    return f"transcription:room:{room_id}:run"
+
+
+class TranscriptionState(msgspec.Struct, kw_only=True):
+    enabled: bool
+    status: Literal["idle", "active"]
+    host_id: uuid.UUID | None  # the transcription host: designated, else the room host
+    started_at: datetime | None
+    seconds_used: float
+    seconds_limit: int
+
+
+class TranscriptionStart(TranscriptionState, kw_only=True):
+    """Stream PCM16 mono 16 kHz audio as binary frames to `worker_url?token=<token>`."""
+
+    worker_url: str
+    token: str
+    expires_in: int
+
+
+class DesignateHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    participant_id: uuid.UUID
+
+
+class TranscriptionControl:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        settings: Settings,
+        rooms: RoomService,
+        chat: ChatService,
+        tokens: WorkerTokens,
+    ) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._settings = settings
+        self._rooms = rooms
+        self._chat = chat
+        self._tokens = tokens
+        rooms.on_transcription_released = self.released
+
+    async def state(self, ref: str, participant_id: uuid.UUID) -> TranscriptionState:
+        room, _ = await self._rooms.seat_and_room(ref, participant_id)
+        return await self._state(room.id)
+
+    async def start(
+        self, ref: str, participant_id: uuid.UUID, worker_url: str
+    ) -> TranscriptionStart:
+        settings = self._settings
+        if not settings.transcription_enabled:
+            raise MootError("transcription_disabled")
+        if not settings.gladia_api_key:
+            raise MootError("transcription_not_configured")
+        room, _ = await self._rooms.seat_and_room(ref, participant_id)
+        run = secrets.token_urlsafe(12)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await room_store.lock_room(conn, room.id)
+            row = await room_store.transcription_state(conn, room.id)
+            assert row is not None
+            if row["effective_host"] != participant_id:
+                raise MootError("not_transcription_host")
+            if row["transcription_seconds"] >= settings.transcription_max_seconds_per_room:
+                raise MootError(
+                    "transcription_limit_reached",
+                    seconds_limit=settings.transcription_max_seconds_per_room,
+                )
+            # Starting again while running (a reload) hands out a fresh token for a new run.
+            await room_store.set_transcription(
+                conn, room.id, status="active", started=row["transcription_status"] != "active"
+            )
+            await self._redis.set(
+                run_key(room.id), run, ex=settings.transcription_max_seconds_per_room
+            )
+        state = await self._state(room.id)
+        await announce(self._chat.transcription_updated(room.id, state.status, state.host_id))
+        return TranscriptionStart(
+            **msgspec.structs.asdict(state),
+            worker_url=worker_url,
+            token=self._tokens.issue(room.id, participant_id, run),
+            expires_in=self._tokens.ttl_seconds,
+        )
+
+    async def stop(self, ref: str, participant_id: uuid.UUID) -> TranscriptionState:
+        room, seat = await self._rooms.seat_and_room(ref, participant_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await room_store.lock_room(conn, room.id)
+            row = await room_store.transcription_state(conn, room.id)
+            assert row is not None
+            if row["effective_host"] != participant_id and seat.role != "host":
+                raise MootError("not_transcription_host")
+            if row["transcription_status"] != "active":
+                raise MootError("transcription_not_active")
+            await room_store.set_transcription(conn, room.id, status="idle")
+        await self.released(room.id)
+        return await self._state(room.id)
+
+    async def designate(
+        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> TranscriptionState:
+        """The room host picks who transcribes; a running transcription stops."""
+        room, seat = await self._rooms.seat_and_room(ref, host_id)
+        if seat.role != "host":
+            raise MootError("not_host")
+        if not await self._rooms.is_present(room.id, target_id):
+            raise MootError("participant_not_found")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await room_store.lock_room(conn, room.id)
+            await room_store.set_transcription_host(conn, room.id, target_id)
+        await self.released(room.id)
+        return await self._state(room.id)
+
+    async def released(self, room_id: uuid.UUID) -> None:
+        """The run ended (stop, new designation, the transcription host left)."""
+        await self._redis.delete(run_key(room_id))
+        state = await self._state(room_id)
+        await announce(self._chat.transcription_updated(room_id, state.status, state.host_id))
+
+    async def _state(self, room_id: uuid.UUID) -> TranscriptionState:
+        async with self._pool.acquire() as conn:
+            row = await room_store.transcription_state(conn, room_id)
+        if row is None:
+            raise MootError("room_not_found")
+        return TranscriptionState(
+            enabled=self._settings.transcription_enabled and bool(self._settings.gladia_api_key),
+            status=row["transcription_status"],
+            host_id=row["effective_host"],
+            started_at=row["transcription_started_at"],
+            seconds_used=round(row["transcription_seconds"], 3),
+            seconds_limit=self._settings.transcription_max_seconds_per_room,
+        )

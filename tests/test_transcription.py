@@ -1,0 +1,362 @@
+"""Live transcription end to end: control API, the worker socket, Gladia (a loopback stand-in
+speaking its live v2 protocol), transcripts on everyone's room socket, batches in PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from moot.transcription.tokens import WorkerTokens
+from tests.conftest import SECRET, Guest, LiveMoot, MootFactory
+from tests.gladia_standin import GladiaStandIn, GladiaState
+from tests.test_chat_ws import closed_with, next_of, socket
+
+LiveFactory = Callable[..., Awaitable[LiveMoot]]
+SECOND = 32_000  # bytes of PCM16 mono 16 kHz audio
+
+
+@pytest.fixture
+async def gladia() -> AsyncIterator[GladiaState]:
+    async with GladiaStandIn() as state:
+        yield state
+
+
+def gladia_settings(gladia: GladiaState, **overrides: Any) -> dict[str, Any]:
+    return {
+        "gladia_base_url": gladia.base_url,
+        "gladia_api_key": gladia.api_key,
+        "gladia_timeout_seconds": 5.0,
+        "transcript_flush_interval_ms": 50,
+        **overrides,
+    }
+
+
+async def meeting(live: LiveMoot) -> tuple[dict[str, Any], Guest, Guest]:
+    host, guest = await live.guest(), await live.guest()
+    room = await host.create_room(display_name="Ada")
+    assert (await guest.join(room["code"], "Grace")).status_code == 200
+    return room, host, guest
+
+
+async def start(guest: Guest, room: dict[str, Any]) -> dict[str, Any]:
+    response = await guest.post(f"/api/v1/rooms/{room['code']}/transcription/start")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def audio(seconds: float) -> list[bytes]:
+    """Silence in 100 ms chunks (what an AudioWorklet posts)."""
+    chunk = b"\x00\x00" * 1600
+    return [chunk] * round(seconds * 10)
+
+
+async def stream(ws: ClientConnection, chunks: list[bytes], per_second: int = 40) -> None:
+    for chunk in chunks:
+        await ws.send(chunk)
+        await asyncio.sleep(1 / per_second)
+
+
+async def rows(db: asyncpg.Connection, room_id: str) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM transcript_segments WHERE room_id = $1 ORDER BY started_at, id",
+        uuid.UUID(room_id),
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polling PostgreSQL, nothing to wait on
+            await asyncio.sleep(0.05)
+
+
+# -- control -------------------------------------------------------------------------------
+
+
+async def test_the_host_transcribes_by_default_and_may_designate_someone_else(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, guest = await meeting(live)
+    base = f"/api/v1/rooms/{room['code']}/transcription"
+
+    state = (await guest.get(base)).json()
+    assert state["status"] == "idle" and state["host_id"] == host.participant_id
+    assert state["enabled"] is True
+    refused = await guest.post(f"{base}/start")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_transcription_host")
+
+    started = await start(host, room)
+    assert started["status"] == "active"
+    assert started["worker_url"] == f"{live.ws_url}/ws/transcribe"
+    claims = WorkerTokens(SECRET, 300).verify(started["token"])
+    assert (str(claims.room_id), str(claims.participant_id)) == (room["id"], host.participant_id)
+    assert started["expires_in"] == 300
+
+    assert (await guest.post(f"{base}/host", json={"participant_id": guest.participant_id})
+            ).json()["code"] == "not_host"
+    designated = await host.post(f"{base}/host", json={"participant_id": guest.participant_id})
+    assert designated.status_code == 200
+    # A new transcription host stops the running transcription.
+    assert designated.json() | {"started_at": None} == state | {
+        "host_id": guest.participant_id, "started_at": None, "status": "idle"
+    }
+    assert (await host.post(f"{base}/start")).json()["code"] == "not_transcription_host"
+    assert (await start(guest, room))["status"] == "active"
+    # Either the transcription host or the room host may stop it; twice is a conflict.
+    assert (await host.post(f"{base}/stop")).json()["status"] == "idle"
+    again = await host.post(f"{base}/stop")
+    assert (again.status_code, again.json()["code"]) == (409, "transcription_not_active")
+
+
+async def test_the_role_falls_back_to_the_room_host_when_the_transcription_host_leaves(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, guest = await meeting(live)
+    base = f"/api/v1/rooms/{room['code']}/transcription"
+    await host.post(f"{base}/host", json={"participant_id": guest.participant_id})
+    await start(guest, room)
+
+    async with socket(live, room["code"], host) as ws:
+        await next_of(ws, "ready")
+        assert (await guest.post(f"/api/v1/rooms/{room['code']}/leave")).status_code == 200
+        update = await next_of(ws, "transcription.updated")
+        assert update["status"] == "idle" and update["host_id"] == host.participant_id
+
+    # The room host leaving passes both roles to the earliest participant left.
+    third = await live.guest()
+    await third.join(room["code"], "Third")
+    await start(host, room)
+    await host.post(f"/api/v1/rooms/{room['code']}/leave")
+    state = (await third.get(base)).json()
+    assert (state["status"], state["host_id"]) == ("idle", third.participant_id)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"transcription_enabled": False}, 403, "transcription_disabled"),
+        ({"gladia_api_key": ""}, 503, "transcription_not_configured"),
+    ],
+)
+async def test_start_explains_why_transcription_is_unavailable(
+    live_factory: LiveFactory, gladia: GladiaState, overrides: dict[str, Any], status: int,
+    code: str,
+) -> None:
+    live = await live_factory(**gladia_settings(gladia, **overrides))
+    room, host, _ = await meeting(live)
+    response = await host.post(f"/api/v1/rooms/{room['code']}/transcription/start")
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()[
+        "enabled"
+    ] is False
+
+
+# -- the worker, end to end ----------------------------------------------------------------
+
+
+async def test_audio_becomes_partials_and_finals_for_everyone_and_rows_in_postgres(
+    live_factory: LiveFactory, gladia: GladiaState, db: asyncpg.Connection
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, guest = await meeting(live)
+    gladia.texts = ["hello everyone", "привет всем"]
+    started = await start(host, room)
+
+    async with socket(live, room["code"], guest) as watcher:
+        await next_of(watcher, "ready")
+        async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+            await stream(mic, audio(2.2))
+            partial = await next_of(watcher, "transcript.partial")
+            final = await next_of(watcher, "transcript.final")
+            assert partial["utterance_id"] == final["utterance_id"]
+            assert final["text"] == "hello everyone"
+            assert final["participant_id"] == host.participant_id
+            assert final["language"] == "en"
+            assert final["end"] > final["start"] >= 0
+            assert "cursor" in final and "cursor" not in partial  # finals are replayable
+            await mic.send(json.dumps({"type": "stop"}))
+            await closed_with(mic)
+        second = await next_of(watcher, "transcript.final")
+        assert second["text"] == "привет всем"
+        assert second["utterance_id"] != final["utterance_id"]
+        update = await next_of(watcher, "transcription.updated")
+        assert update["status"] == "idle"
+
+    session = gladia.session
+    assert session.stopped and session.bytes_received == len(audio(2.2)) * 3200
+    assert session.init_body["sample_rate"] == 16000
+    await eventually(lambda: _has_rows(db, room["id"], 2))
+    stored = await rows(db, room["id"])
+    assert [r["text"] for r in stored] == ["hello everyone", "привет всем"]
+    assert stored[0]["utterance_id"] == final["utterance_id"]
+    assert stored[0]["participant_id"] == uuid.UUID(host.participant_id)
+
+    page = (await guest.get(f"/api/v1/rooms/{room['code']}/transcripts")).json()
+    assert [item["text"] for item in page["items"]] == ["hello everyone", "привет всем"]
+    assert page["items"][0]["display_name"] == "Ada"
+    srt = await guest.get(f"/api/v1/rooms/{room['code']}/transcripts/export?format=srt")
+    assert srt.status_code == 200
+    assert "Ada: hello everyone" in srt.text
+    assert srt.headers["content-disposition"].endswith('transcript.srt"')
+    bad = await guest.get(f"/api/v1/rooms/{room['code']}/transcripts/export?format=doc")
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
+    state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()
+    assert state["seconds_used"] == pytest.approx(2.2, abs=0.01)
+
+
+async def _has_rows(db: asyncpg.Connection, room_id: str, n: int) -> bool:
+    return len(await rows(db, room_id)) >= n
+
+
+async def test_a_dropped_gladia_connection_resumes_without_losing_audio(
+    live_factory: LiveFactory, gladia: GladiaState, db: asyncpg.Connection
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    gladia.drop_after_bytes = SECOND
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        await stream(mic, audio(3))
+        await mic.send(json.dumps({"type": "stop"}))
+        await closed_with(mic)
+    session = gladia.session
+    assert session.connections == 2 and session.dropped
+    assert session.bytes_received == 3 * SECOND
+    await eventually(lambda: _has_rows(db, room["id"], 3))
+
+
+# -- the worker refuses bad clients ----------------------------------------------------------
+
+
+async def test_the_worker_needs_a_current_token(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    url = started["worker_url"]
+
+    async with connect(f"{url}?token=forged.token") as ws:
+        assert json.loads(await ws.recv())["code"] == "invalid_credential"
+        assert (await closed_with(ws))[0] == 4401
+    expired = WorkerTokens(SECRET, -10).issue(uuid.UUID(room["id"]), uuid.UUID(host.participant_id),
+                                             "run")
+    async with connect(f"{url}?token={expired}") as ws:
+        assert (await closed_with(ws))[0] == 4401
+    # After stop, the run is over and its token with it; a restart issues a new one.
+    await host.post(f"/api/v1/rooms/{room['code']}/transcription/stop")
+    async with connect(f"{url}?token={started['token']}") as ws:
+        assert json.loads(await ws.recv())["code"] == "transcription_not_active"
+        assert (await closed_with(ws))[0] == 4409
+    assert gladia.sessions == {}  # no Gladia session was opened for any of them
+
+
+@pytest.mark.parametrize(
+    ("chunk", "code"),
+    [(b"\x00" * 3, 1007), (b"", 1007), (b"\x00" * 40_000, 1009)],
+)
+async def test_chunks_that_are_not_pcm16_or_too_big_close_the_socket(
+    live_factory: LiveFactory, gladia: GladiaState, chunk: bytes, code: int
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        await mic.send(b"\x00\x00" * 1600)
+        await mic.send(chunk)
+        assert (await closed_with(mic))[0] == code
+
+
+async def test_too_many_chunks_per_second_close_the_socket(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia, transcription_max_chunks_per_second=5))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        for chunk in audio(2):
+            try:
+                await mic.send(chunk)
+            except ConnectionClosed:
+                break
+        assert (await closed_with(mic))[0] == 1008
+
+
+async def test_the_rooms_time_limit_ends_the_stream_and_blocks_a_restart(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia, transcription_max_seconds_per_room=1))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        with pytest.raises(ConnectionClosed):
+            await stream(mic, audio(2))
+        assert (await closed_with(mic))[0] == 4408
+    state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()
+    assert state["seconds_used"] == pytest.approx(1.0, abs=0.01)
+    refused = await host.post(f"/api/v1/rooms/{room['code']}/transcription/start")
+    assert (refused.status_code, refused.json()["code"]) == (409, "transcription_limit_reached")
+
+
+async def test_stopping_through_the_api_closes_the_audio_socket(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        await stream(mic, audio(0.5))
+        await host.post(f"/api/v1/rooms/{room['code']}/transcription/stop")
+        assert await closed_with(mic) == (4409, "transcription stopped")
+    assert gladia.session.stopped
+
+
+async def test_text_frames_other_than_stop_get_an_error_event(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        await mic.send("hello")
+        assert json.loads(await mic.recv())["code"] == "invalid_frame"
+        await mic.send(b"\x00\x00" * 1600)  # still open
+
+
+async def test_gladia_refusing_the_session_is_a_clear_close(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    gladia.reject_key = True
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        assert json.loads(await mic.recv())["code"] == "transcription_unavailable"
+        assert (await closed_with(mic))[0] == 1011
+
+
+async def test_a_worker_only_app_serves_audio_and_no_api(
+    moot_factory: MootFactory, gladia: GladiaState
+) -> None:
+    from moot.app import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(**gladia_settings(gladia))
+    app = create_app(settings, database_url="postgresql://unused", redis_url="redis://unused",
+                     secret_key=SECRET, component="worker")
+    paths = {route.path for route in app.routes}
+    assert "/ws/transcribe" in paths and "/health" in paths and "/metrics" in paths
+    assert not any(path.startswith("/api/") for path in paths)
+    api_only = create_app(settings, database_url="postgresql://unused",
+                          redis_url="redis://unused", secret_key=SECRET, component="api")
+    assert "/ws/transcribe" not in {route.path for route in api_only.routes}
