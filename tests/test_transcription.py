@@ -175,7 +175,7 @@ async def test_audio_becomes_partials_and_finals_for_everyone_and_rows_in_postgr
     async with socket(live, room["code"], guest) as watcher:
         await next_of(watcher, "ready")
         async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
-            await stream(mic, audio(2.2))
+            await stream(mic, audio(2))  # two finals: one per second of audio
             partial = await next_of(watcher, "transcript.partial")
             final = await next_of(watcher, "transcript.final")
             assert partial["utterance_id"] == final["utterance_id"]
@@ -193,7 +193,7 @@ async def test_audio_becomes_partials_and_finals_for_everyone_and_rows_in_postgr
         assert update["status"] == "idle"
 
     session = gladia.session
-    assert session.stopped and session.bytes_received == len(audio(2.2)) * 3200
+    assert session.stopped and session.bytes_received == 2 * SECOND
     assert session.init_body["sample_rate"] == 16000
     await eventually(lambda: _has_rows(db, room["id"], 2))
     stored = await rows(db, room["id"])
@@ -211,7 +211,18 @@ async def test_audio_becomes_partials_and_finals_for_everyone_and_rows_in_postgr
     bad = await guest.get(f"/api/v1/rooms/{room['code']}/transcripts/export?format=doc")
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
     state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()
-    assert state["seconds_used"] == pytest.approx(2.2, abs=0.01)
+    assert state["seconds_used"] == pytest.approx(2.0, abs=0.01)
+
+    metrics = (await live.http.get("/metrics")).text
+    for line in (
+        'moot_worker_chunks_total{outcome="accepted"} 20.0',
+        "moot_worker_connections 0.0",
+        "moot_gladia_sessions_total 1.0",
+        "moot_transcript_rows_written_total 2.0",
+        'moot_transcript_flushes_total{outcome="ok"}',
+        "moot_transcript_queue_length 0.0",
+    ):
+        assert line in metrics, line
 
 
 async def _has_rows(db: asyncpg.Connection, room_id: str, n: int) -> bool:
@@ -360,3 +371,58 @@ async def test_a_worker_only_app_serves_audio_and_no_api(
     api_only = create_app(settings, database_url="postgresql://unused",
                           redis_url="redis://unused", secret_key=SECRET, component="api")
     assert "/ws/transcribe" not in {route.path for route in api_only.routes}
+
+
+# -- graceful shutdown of a real process -----------------------------------------------------
+
+
+async def test_sigterm_stops_gladia_drains_and_flushes_before_exit(
+    tmp_path: Any, stores: Any, db: asyncpg.Connection, gladia: GladiaState
+) -> None:
+    import signal
+
+    import httpx
+
+    from tests.test_serve import free_port, start_with_urls
+
+    port = free_port()
+    process = start_with_urls(
+        port, tmp_path / "moot", stores,
+        MOOT_GLADIA_BASE_URL=gladia.base_url, MOOT_GLADIA_API_KEY=gladia.api_key,
+        # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
+        MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+            token = (await http.post("/api/v1/identity")).json()["token"]
+            host = Guest(http, token, "")
+            room = await host.create_room(display_name="Ada")
+            started = await start(host, room)
+            async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+                await stream(mic, audio(1.5))
+                await eventually(lambda: _finals_sent(gladia, 1))
+                process.send_signal(signal.SIGTERM)
+                code, _ = await closed_with(mic, timeout=15)
+            assert code == 1012  # "service restart": reconnect elsewhere
+        assert await asyncio.wait_for(asyncio.to_thread(process.wait), 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    session = gladia.session
+    assert session.stopped  # Gladia was asked to stop, so its last final came back
+    assert await _has_rows(db, room["id"], 2)  # that final and the queued one were flushed
+
+
+async def _finals_sent(gladia: GladiaState, n: int) -> bool:
+    return any(
+        sum(1 for t in session.transcripts() if t["is_final"]) >= n
+        for session in gladia.sessions.values()
+    )
