@@ -17,8 +17,15 @@ from typing import Any
 
 from bench.chat_fanout import chat_fanout
 from bench.server import MootProcess
+from bench.transcript_ingest import transcript_ingest_median
+from moot.infra.embedded import EmbeddedServices
 
-TARGETS = {"deliveries_per_second_at_500": 20_000, "p99_ms_at_500": 100}
+TARGETS = {
+    "deliveries_per_second_at_500": 20_000,
+    "p99_ms_at_500": 100,
+    "ingest_writer_vs_per_row": 20,
+    "ingest_writer_vs_copy": 0.7,
+}
 
 
 def machine() -> str:
@@ -47,6 +54,26 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['offered_per_second']:,} | {r['deliveries_per_second']:,.0f} "
             f"| {r['latency_p50_ms']} | {r['latency_p99_ms']} [{p99s}] | {r['lost']} |"
         )
+    ingest = report["transcript_ingest"]
+    lines += [
+        "",
+        "#### transcript-ingest",
+        "",
+        f"{ingest['segments']:,} final segments per method into `transcript_segments`, median "
+        f"of {ingest['runs']} round(s):",
+        "",
+        "| method | segments/s (median) | all runs |",
+        "| --- | --- | --- |",
+    ]
+    for method, rate in ingest["median_segments_per_second"].items():
+        runs = ", ".join(f"{v:,.0f}" for v in ingest["all_segments_per_second"][method])
+        lines.append(f"| {method} | {rate:,.0f} | {runs} |")
+    lines += [
+        "",
+        f"Batch writer vs per-row: {ingest['writer_vs_per_row']}×; vs COPY all at once: "
+        f"{ingest['writer_vs_copy']}×; vs COPY in batches of the same size: "
+        f"{ingest['writer_vs_copy_batched']}×.",
+    ]
     return "\n".join(lines)
 
 
@@ -62,12 +89,22 @@ def main() -> None:
 
     with MootProcess() as server:
         fanout = asyncio.run(chat_fanout(server, args.smoke, seconds, repeat))
+        # The server's embedded PostgreSQL, attached to (not started again) by data dir.
+        postgres = EmbeddedServices(server.data_dir)
+        postgres.start(postgres=True, redis=False)
+        try:
+            ingest = asyncio.run(transcript_ingest_median(
+                postgres.database_url, 500 if args.smoke else 20_000, repeat
+            ))
+        finally:
+            postgres.stop()
         report = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine(),
             "cold_start_seconds": round(server.cold_start_seconds, 3),
             "repeat": repeat,
             "chat_fanout": fanout,
+            "transcript_ingest": ingest,
             "targets": TARGETS,
         }
     args.out.mkdir(parents=True, exist_ok=True)

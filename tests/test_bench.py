@@ -23,4 +23,9 @@ def test_the_bench_smoke_run_delivers_every_message(tmp_path: Path) -> None:
         assert size["messages_sent"] > 0
         assert size["deliveries"] == size["deliveries_expected"]
         assert size["lost"] == 0
+    ingest = report["transcript_ingest"]
+    assert "#### transcript-ingest" in done.stdout
+    # Every method stored every segment (the harness asserts it) and reported a rate.
+    assert len(ingest["median_segments_per_second"]) == 4
+    assert all(rate > 0 for rate in ingest["median_segments_per_second"].values())
     assert list(tmp_path.glob("smoke-*.json"))

@@ -373,10 +373,45 @@ async def test_a_worker_only_app_serves_audio_and_no_api(
     assert "/ws/transcribe" not in {route.path for route in api_only.routes}
 
 
-# -- graceful shutdown of a real process -----------------------------------------------------
+# -- graceful shutdown of a real worker process -----------------------------------------------
 
 
-async def test_sigterm_stops_gladia_drains_and_flushes_before_exit(
+def start_worker(port: int, data_dir: Any, stores: Any, **extra: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
+    env.update(
+        MOOT_DATABASE_URL=stores.database_url,
+        MOOT_REDIS_URL=stores.redis_url,
+        MOOT_SECRET_KEY="shared-secret-for-both-instances-0123456789",
+        MOOT_LOG_FORMAT="json",
+        MOOT_CLEANUP_ENABLED="false",
+        **extra,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "moot.cli", "worker", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_ready(base: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        for _ in range(300):
+            try:
+                if (await http.get("/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{base} did not become ready")
+
+
+async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
     tmp_path: Any, stores: Any, db: asyncpg.Connection, gladia: GladiaState
 ) -> None:
     import signal
@@ -385,40 +420,47 @@ async def test_sigterm_stops_gladia_drains_and_flushes_before_exit(
 
     from tests.test_serve import free_port, start_with_urls
 
-    port = free_port()
-    process = start_with_urls(
-        port, tmp_path / "moot", stores,
-        MOOT_GLADIA_BASE_URL=gladia.base_url, MOOT_GLADIA_API_KEY=gladia.api_key,
-        # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
-        MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000",
+    api_port, worker_port = free_port(), free_port()
+    gladia_env = {"MOOT_GLADIA_BASE_URL": gladia.base_url, "MOOT_GLADIA_API_KEY": gladia.api_key}
+    api = start_with_urls(
+        api_port, tmp_path / "api", stores, MOOT_WORKER_EMBEDDED="false",
+        MOOT_WORKER_PUBLIC_URL=f"ws://127.0.0.1:{worker_port}/ws/transcribe", **gladia_env,
     )
-    base = f"http://127.0.0.1:{port}"
+    # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
+    worker = start_worker(worker_port, tmp_path / "worker", stores,
+                          MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000", **gladia_env)
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
+        await wait_ready(f"http://127.0.0.1:{api_port}")
+        await wait_ready(f"http://127.0.0.1:{worker_port}")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=5) as http:
+            # The API has no audio socket of its own; the worker has no API.
+            assert (await http.get("/ws/transcribe")).status_code == 404
+            worker_api = await http.post(f"http://127.0.0.1:{worker_port}/api/v1/identity")
+            assert worker_api.status_code == 404
             token = (await http.post("/api/v1/identity")).json()["token"]
             host = Guest(http, token, "")
             room = await host.create_room(display_name="Ada")
             started = await start(host, room)
+            assert started["worker_url"] == f"ws://127.0.0.1:{worker_port}/ws/transcribe"
             async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
                 await stream(mic, audio(1.5))
                 await eventually(lambda: _finals_sent(gladia, 1))
-                process.send_signal(signal.SIGTERM)
+                worker.send_signal(signal.SIGTERM)
                 code, _ = await closed_with(mic, timeout=15)
             assert code == 1012  # "service restart": reconnect elsewhere
-        assert await asyncio.wait_for(asyncio.to_thread(process.wait), 30) == 0
+        assert await asyncio.wait_for(asyncio.to_thread(worker.wait), 30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
+        for process in (worker, api):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (worker, api):
+            process.wait(timeout=20)
     session = gladia.session
-    assert session.stopped  # Gladia was asked to stop, so its last final came back
-    assert await _has_rows(db, room["id"], 2)  # that final and the queued one were flushed
+    assert session.stopped  # Gladia was asked to stop, and its last final came back
+    finals = [t["utterance"]["text"] for t in session.transcripts() if t["is_final"]]
+    assert len(finals) == 2
+    stored = await rows(db, room["id"])
+    assert [r["text"] for r in stored] == finals  # every final Gladia sent, none lost
 
 
 async def _finals_sent(gladia: GladiaState, n: int) -> bool:
@@ -426,3 +468,23 @@ async def _finals_sent(gladia: GladiaState, n: int) -> bool:
         sum(1 for t in session.transcripts() if t["is_final"]) >= n
         for session in gladia.sessions.values()
     )
+
+
+async def test_a_gladia_error_message_is_counted_and_the_session_goes_on(
+    live_factory: LiveFactory, gladia: GladiaState
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, guest = await meeting(live)
+    gladia.error_after_bytes = SECOND // 2  # Gladia refuses one chunk with an error
+    started = await start(host, room)
+    async with socket(live, room["code"], guest) as watcher:
+        await next_of(watcher, "ready")
+        async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+            await stream(mic, audio(2))
+            assert (await next_of(watcher, "transcript.final"))["text"]
+            await mic.send(json.dumps({"type": "stop"}))
+            await closed_with(mic)
+    assert gladia.session.errored
+    metrics = (await live.http.get("/metrics")).text
+    errors = [line for line in metrics.splitlines() if line.startswith("moot_gladia_errors_total{")]
+    assert errors and float(errors[0].rsplit(" ", 1)[1]) >= 1

@@ -26,6 +26,7 @@ from moot.transcription.schemas import Segment
 
 log = structlog.get_logger(__name__)
 
+_PARALLEL = 2  # batches in flight at once when there is a backlog
 _FIRST_RETRY = 0.05  # seconds before retrying a failed batch; doubles up to max_backoff
 _CLOSING_RETRY = 0.2  # while closing there is a deadline: retry at least this often
 
@@ -160,16 +161,28 @@ class BatchWriter:
                     self._wake.clear()
                     await _wait(self._wake, delay)
                     continue
-            batch = [segment for _, segment in itertools.islice(self._pending, self._batch_size)]
-            error = await self._flush(batch)
-            if error is None:
+            # A backlog is written by up to `_PARALLEL` batches at once, on their own
+            # connections: PostgreSQL stores one while we encode the next (bench/, ingest).
+            queued = [segment for _, segment in
+                      itertools.islice(self._pending, self._batch_size * _PARALLEL)]
+            batches = [queued[at:at + self._batch_size]
+                       for at in range(0, len(queued), self._batch_size)]
+            errors = await asyncio.gather(*(self._flush(batch) for batch in batches))
+            # Drop what is stored from the front; a failed batch and those after it stay
+            # (any of them already stored is skipped as a duplicate when retried).
+            for batch, failure in zip(batches, errors, strict=True):
+                if failure is not None:
+                    break
                 for _ in batch:
                     self._pending.popleft()
-                self._metrics.transcript_queue_length.set(len(self._pending))
-                if len(self._pending) <= self._max_pending:
-                    self._over_limit = False
+            self._metrics.transcript_queue_length.set(len(self._pending))
+            if len(self._pending) <= self._max_pending:
+                self._over_limit = False
+            error = next((failure for failure in errors if failure is not None), None)
+            if error is None:
                 backoff = _FIRST_RETRY
                 continue
+            batch = batches[errors.index(error)]
             pause = min(backoff, _CLOSING_RETRY) if self._closing else backoff
             log.warning(
                 "transcript_flush_failed",
