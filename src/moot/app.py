@@ -62,6 +62,7 @@ from moot.transcription.history import TranscriptHistory
 from moot.transcription.tokens import WorkerTokens
 from moot.transcription.worker import TranscriptionWorker, transcribe_socket
 from moot.transcription.writer import BatchWriter
+from moot.web import web_root, web_router
 
 log = structlog.get_logger("moot.http")
 
@@ -342,6 +343,7 @@ def create_app(
             metrics,
             *(api_routes if with_api else []),
             *([transcribe_socket] if with_worker else []),
+            *([web_router(root)] if with_api and (root := web_root(settings)) else []),
         ],
         lifespan=[lifespan],
         state=State({"metrics": metrics_registry, "settings": settings}),

@@ -27,6 +27,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"
     port: Port = 8000
     public_url: str = ""
+    web_dir: str = ""  # the web client's build; empty: the packaged one, else web/dist
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: str = ""
 
