@@ -15,16 +15,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.chat_fanout import chat_fanout
+from bench.capacity import capacity
+from bench.chat_fanout import SIZES, SMOKE_SIZES, chat_fanout
+from bench.join import join
+from bench.redis_limit import redis_limit
 from bench.server import MootProcess
 from bench.transcript_ingest import transcript_ingest_median
 from moot.infra.embedded import EmbeddedServices
 
 TARGETS = {
+    "joins_per_second": 1_000,
+    "join_p99_ms": 50,
     "deliveries_per_second_at_500": 20_000,
     "p99_ms_at_500": 100,
     "ingest_writer_vs_per_row": 20,
     "ingest_writer_vs_copy": 0.7,
+    "moot_vs_raw_redis": 0.3,
+    "kib_per_idle_socket": 29.3,  # 30 KB
+    "cold_start_seconds": 3,
 }
 
 
@@ -40,6 +48,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"PostgreSQL and Valkey; the driver is a separate process. Cold start to /ready: "
         f"{report['cold_start_seconds']:.2f} s.",
         "",
+        "#### join + media token",
+        "",
+        "| guests | rooms | concurrency | joins/s | p50 ms | p99 ms (median [all runs]) | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        (lambda j: f"| {j['guests']} | {j['rooms']} | {j['concurrency']} "
+                   f"| {j['joins_per_second']:,.0f} | {j['latency_p50_ms']} "
+                   f"| {j['latency_p99_ms']} [{', '.join(f'{v:g}' for v in j['all_latency_p99_ms'])}] "
+                   f"| {j['errors']} |")(report["join"]),
+        "",
         "#### chat-fanout",
         "",
         f"Median of {report['repeat']} run(s) per size; p99 of every run in brackets.",
@@ -54,6 +71,30 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['offered_per_second']:,} | {r['deliveries_per_second']:,.0f} "
             f"| {r['latency_p50_ms']} | {r['latency_p99_ms']} [{p99s}] | {r['lost']} |"
         )
+    lines += [
+        "",
+        "#### limit: the same fan-out over raw Redis pub/sub (no moot)",
+        "",
+        "| rooms × subscribers | offered/s | raw deliveries/s | p99 ms | moot deliveries/s | moot ÷ raw |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for raw, ours in zip(report["redis_limit"], report["chat_fanout"], strict=True):
+        lines.append(
+            f"| {raw['rooms']} × {raw['subscribers']} | {raw['offered_per_second']:,} "
+            f"| {raw['deliveries_per_second']:,.0f} | {raw['latency_p99_ms']} "
+            f"| {ours['deliveries_per_second']:,.0f} "
+            f"| {ours['deliveries_per_second'] / raw['deliveries_per_second']:.2f} |"
+        )
+    cap = report["capacity"]
+    lines += [
+        "",
+        "#### capacity",
+        "",
+        f"{cap['sockets']:,} idle room WebSockets on one process (opened in "
+        f"{cap['open_seconds']} s): RSS {cap['rss_before_mib']} → {cap['rss_after_mib']} MiB, "
+        f"**{cap['kib_per_socket']} KiB per socket**. Cold start: "
+        f"{report['cold_start_seconds']:.2f} s.",
+    ]
     ingest = report["transcript_ingest"]
     lines += [
         "",
@@ -88,7 +129,13 @@ def main() -> None:
     repeat = args.repeat or (1 if args.smoke else 3)
 
     with MootProcess() as server:
+        joins = asyncio.run(join(server, args.smoke, repeat))
         fanout = asyncio.run(chat_fanout(server, args.smoke, seconds, repeat))
+        raw = asyncio.run(redis_limit(
+            f"unix://{server.data_dir / 'valkey' / 'valkey.sock'}",
+            SMOKE_SIZES if args.smoke else SIZES, seconds, repeat,
+        ))
+        held = asyncio.run(capacity(server, 20 if args.smoke else 5000))
         # The server's embedded PostgreSQL, attached to (not started again) by data dir.
         postgres = EmbeddedServices(server.data_dir)
         postgres.start(postgres=True, redis=False)
@@ -103,7 +150,10 @@ def main() -> None:
             "machine": machine(),
             "cold_start_seconds": round(server.cold_start_seconds, 3),
             "repeat": repeat,
+            "join": joins,
             "chat_fanout": fanout,
+            "redis_limit": raw,
+            "capacity": held,
             "transcript_ingest": ingest,
             "targets": TARGETS,
         }

@@ -36,6 +36,7 @@ from moot.settings import Settings
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
 DEFAULT_TITLE = "Quick meeting"
+_RESOLVED_KEPT = 10_000  # room refs remembered per process
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class RoomService:
         self._settings = settings
         self._limiter = limiter
         self._livekit = livekit
+        self._resolved: dict[str, uuid.UUID] = {}
         # Called after a leave or removal stopped the room's running transcription.
         self.on_transcription_released: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
@@ -99,8 +101,14 @@ class RoomService:
     # -- lookups -------------------------------------------------------------------------
 
     async def resolve(self, ref: str) -> uuid.UUID:
-        """Turn a room UUID or human code into the room id; 404 `room_not_found` otherwise."""
+        """Turn a room UUID or human code into the room id; 404 `room_not_found` otherwise.
+
+        A code never changes its room, so found pairs are remembered (a bounded map); a room
+        deleted since is still caught by the query that follows, which finds no row."""
         ref = ref.strip().lower()
+        cached = self._resolved.get(ref)
+        if cached is not None:
+            return cached
         room_id: uuid.UUID | None = None
         code: str | None = None
         try:
@@ -113,6 +121,9 @@ class RoomService:
             found = await store.find_room_id(conn, room_id=room_id, code=code)
         if found is None:
             raise MootError("room_not_found")
+        if len(self._resolved) >= _RESOLVED_KEPT:
+            self._resolved.pop(next(iter(self._resolved)))  # oldest first: dicts keep order
+        self._resolved[ref] = found
         return found
 
     async def get_room(self, ref: str) -> RoomView:
@@ -239,12 +250,13 @@ class RoomService:
                     you = await store.rename_participant(conn, seat["id"], display_name)
             else:
                 await self._limiter.check("room_join", str(room_id))
-                if await store.was_removed(conn, room_id, participant_id):
+                admission = await store.admission(conn, room_id, participant_id)
+                if admission["removed"]:
                     raise MootError("removed_from_room")
                 if locked_room["locked"]:
                     raise MootError("room_locked")
                 capacity = locked_room["max_participants"]
-                present = await store.count_active(conn, room_id)
+                present = admission["present"]
                 if present >= capacity:
                     raise MootError(
                         "room_full",
@@ -260,7 +272,7 @@ class RoomService:
                         mesh_max_participants=mesh_limit,
                     )
                 # An empty room has no host; whoever comes in first takes the role.
-                role = "participant" if await store.has_active_host(conn, room_id) else "host"
+                role = "participant" if admission["has_host"] else "host"
                 you = await store.insert_participant(
                     conn,
                     room_id=room_id,

@@ -122,34 +122,25 @@ async def active_seat(
     )
 
 
-async def was_removed(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
-    removed: bool = await conn.fetchval(
+async def admission(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> asyncpg.Record:
+    """Everything a new join is decided on, in one round trip: was this identity removed,
+    how many are in the room, and is there a host."""
+    row = await conn.fetchrow(
         """
-        SELECT EXISTS (SELECT 1 FROM room_participants
-                       WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
+        SELECT
+            EXISTS (SELECT 1 FROM room_participants
+                    WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
+                AS removed,
+            count(*) FILTER (WHERE left_at IS NULL) AS present,
+            EXISTS (SELECT 1 FROM room_participants
+                    WHERE room_id = $1 AND role = 'host' AND left_at IS NULL) AS has_host
+        FROM room_participants WHERE room_id = $1 AND left_at IS NULL
         """,
         room_id,
         participant_id,
     )
-    return removed
-
-
-async def count_active(conn: Conn, room_id: uuid.UUID) -> int:
-    count: int = await conn.fetchval(
-        "SELECT count(*) FROM room_participants WHERE room_id = $1 AND left_at IS NULL", room_id
-    )
-    return count
-
-
-async def has_active_host(conn: Conn, room_id: uuid.UUID) -> bool:
-    found: bool = await conn.fetchval(
-        """
-        SELECT EXISTS (SELECT 1 FROM room_participants
-                       WHERE room_id = $1 AND role = 'host' AND left_at IS NULL)
-        """,
-        room_id,
-    )
-    return found
+    assert row is not None  # an aggregate always has a row
+    return row
 
 
 async def insert_participant(
