@@ -17,7 +17,8 @@ from typing import Any
 
 from bench.capacity import capacity
 from bench.chat_fanout import SIZES, SMOKE_SIZES, chat_fanout
-from bench.join import join
+from bench.join import join, run_join
+from bench.chat_fanout import run_fanout
 from bench.redis_limit import redis_limit
 from bench.server import MootProcess
 from bench.transcript_ingest import transcript_ingest_median
@@ -95,6 +96,21 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{cap['kib_per_socket']} KiB per socket**. Cold start: "
         f"{report['cold_start_seconds']:.2f} s.",
     ]
+    if report.get("servers"):
+        lines += [
+            "",
+            "#### uvicorn vs granian (same app, one worker process each)",
+            "",
+            "| server | cold start s | joins/s | join p99 ms | fan-out 20×25 @ 40k/s offered: "
+            "deliveries/s | p50 ms | p99 ms |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for kind, r in report["servers"].items():
+            lines.append(
+                f"| {kind} | {r['cold_start_seconds']} | {r['joins_per_second']:,.0f} "
+                f"| {r['join_p99_ms']} | {r['deliveries_per_second']:,.0f} "
+                f"| {r['fanout_p50_ms']} | {r['fanout_p99_ms']} |"
+            )
     ingest = report["transcript_ingest"]
     lines += [
         "",
@@ -116,6 +132,32 @@ def markdown(report: dict[str, Any]) -> str:
         f"{ingest['writer_vs_copy_batched']}×.",
     ]
     return "\n".join(lines)
+
+
+def compare_servers(seconds: float, repeat: int) -> dict[str, Any]:
+    """The same join and saturating fan-out runs on uvicorn and on granian; medians."""
+    results: dict[str, Any] = {}
+    for kind in ("uvicorn", "granian"):
+        with MootProcess(extra_env={"MOOT_SERVER": kind}) as server:
+            joins = sorted(
+                (asyncio.run(run_join(server, 2000, 100, 32)) for _ in range(repeat)),
+                key=lambda r: r.joins_per_second,
+            )
+            fans = sorted(
+                (asyncio.run(run_fanout(server, 20, 25, 80.0, seconds)) for _ in range(repeat)),
+                key=lambda r: r.deliveries_per_second,
+            )
+            j, f = joins[len(joins) // 2], fans[len(fans) // 2]
+            results[kind] = {
+                "cold_start_seconds": round(server.cold_start_seconds, 2),
+                "joins_per_second": j.joins_per_second,
+                "join_p99_ms": j.latency_p99_ms,
+                "deliveries_per_second": f.deliveries_per_second,
+                "fanout_p50_ms": f.latency_p50_ms,
+                "fanout_p99_ms": f.latency_p99_ms,
+                "lost": f.lost,
+            }
+    return results
 
 
 def main() -> None:
@@ -157,6 +199,8 @@ def main() -> None:
             "transcript_ingest": ingest,
             "targets": TARGETS,
         }
+    if not args.smoke:
+        report["servers"] = compare_servers(seconds, repeat)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     (args.out / f"{'smoke' if args.smoke else 'full'}-{stamp}.json").write_text(

@@ -293,3 +293,41 @@ async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, store
             process.send_signal(signal.SIGTERM)
         for process in processes:
             assert process.wait(timeout=20) == 0
+
+
+async def test_serve_runs_on_granian_too(tmp_path: Path, stores) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    port = free_port()
+    process = start_with_urls(port, tmp_path / "granian", stores, MOOT_SERVER="granian")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("granian did not start")
+            host = (await http.post("/api/v1/identity")).json()["token"]
+            room = (await http.post("/api/v1/rooms", json={},
+                                    headers={"X-Participant-ID": host})).json()
+            async with connect(f"ws://127.0.0.1:{port}/ws/chat/{room['code']}?token={host}") as ws:
+                assert json.loads(await ws.recv())["type"] == "ready"
+                await ws.send(json.dumps({"type": "message.send", "content": "on granian"}))
+                async with asyncio.timeout(5):
+                    while True:
+                        frame = json.loads(await ws.recv())
+                        if frame["type"] == "message.created" and frame["message"][
+                            "content"
+                        ] == "on granian":
+                            break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0

@@ -104,6 +104,9 @@ def _run(settings: Settings, component: Component, port: int) -> int:
             url=f"http://{settings.host}:{port}",
             embedded=settings.embedded,
         )
+        if settings.server == "granian":
+            _run_granian(settings, found, component, port)
+            return 0
         # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; with
         # these no-op handlers in place that re-raise returns here, so the embedded services
         # are stopped below and the exit code is 0.
@@ -128,6 +131,31 @@ def _run(settings: Settings, component: Component, port: int) -> int:
             ws_per_message_deflate=settings.ws_compression,
         )
     return 0
+
+
+def _run_granian(settings: Settings, found: Stores, component: Component, port: int) -> None:
+    """granian imports the app in its own worker process: hand it the resolved stores."""
+    import os
+
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ.update(
+        MOOT_DATABASE_URL=found.database_url,
+        MOOT_REDIS_URL=found.redis_url,
+        MOOT_SECRET_KEY=found.secret_key,
+        MOOT_COMPONENT=component,
+    )
+    Granian(
+        "moot.asgi:app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.host,
+        port=port,
+        workers=1,
+        websockets=True,
+        log_enabled=False,
+    ).serve()
 
 
 def cmd_migrate(settings: Settings) -> int:

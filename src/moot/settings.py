@@ -29,6 +29,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     public_url: str = ""
     web_dir: str = ""  # the web client's build; empty: the packaged one, else web/dist
     forwarded_allow_ips: str = "127.0.0.1"
+    server: Literal["uvicorn", "granian"] = "uvicorn"  # the ASGI server (README, Performance)
     cors_origins: str = ""
 
     # Stores. Empty URLs mean: start embedded PostgreSQL / Valkey in data_dir.
