@@ -282,9 +282,7 @@ class RoomService:
                     client_ip=client.ip,
                     user_agent=client.user_agent,
                 )
-            await store.touch_room(conn, room_id)
-            room = await store.get_room(conn, room_id)
-        assert room is not None
+            room = await store.touch_and_get(conn, room_id)
         return _session(room, you), new_seat
 
     async def leave_room(

@@ -109,6 +109,19 @@ async def touch_room(conn: Conn, room_id: uuid.UUID) -> None:
     )
 
 
+async def touch_and_get(conn: Conn, room_id: uuid.UUID) -> RoomView:
+    """Mark activity and read the room back, in one round trip."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE rooms AS r SET last_activity_at = now(), updated_at = now()
+        WHERE r.id = $1 RETURNING {_ROOM_COLUMNS}
+        """,
+        room_id,
+    )
+    assert row is not None  # the caller holds the room's row lock
+    return room_view(row)
+
+
 async def active_seat(
     conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
 ) -> asyncpg.Record | None:
