@@ -11,6 +11,7 @@ from pathlib import Path
 
 from litestar import Router, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File
 
 from moot.settings import Settings
@@ -46,7 +47,7 @@ def web_router(root: Path) -> Router:
         return serve(index, REVALIDATE)
 
     @get("/{path:path}", include_in_schema=False, sync_to_thread=False)
-    def page(path: str) -> File:
+    def page(path: FromPath[str]) -> File:
         relative = path.lstrip("/")
         if relative.startswith(_SERVER_PREFIXES):
             raise NotFoundException()
