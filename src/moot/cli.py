@@ -168,20 +168,47 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 def cmd_cleanup(settings: Settings) -> int:
+    from moot.chat.service import ChatService, announce
+    from moot.chat.store import ChatStore
+    from moot.infra.metrics import Metrics
     from moot.infra.postgres import create_pool, migrate_url
+    from moot.infra.ratelimit import RateLimiter
+    from moot.infra.redis import create_redis
+    from moot.media.livekit import LiveKit
+    from moot.media.service import MediaService
     from moot.rooms.cleanup import run_cleanup
+    from moot.rooms.service import RoomService
 
-    async def once(database_url: str) -> None:
+    async def once(database_url: str, redis_url: str) -> None:
         await migrate_url(database_url)
         pool = await create_pool(database_url, 1, 2)
+        redis = create_redis(redis_url)
+        livekit = LiveKit(settings) if settings.livekit_enabled else None
         try:
             report = await run_cleanup(pool, settings)
+            # As in `moot serve`: whoever is still connected to a room it ended hears so,
+            # and the LiveKit room closes.
+            limiter = RateLimiter(redis, {}, Metrics(), enabled=False)
+            rooms = RoomService(pool, settings, limiter, livekit)
+            chat = ChatService(
+                ChatStore(redis, settings.chat_ttl_seconds, settings.chat_events_kept),
+                rooms, limiter, settings,
+            )
+            media = MediaService(rooms, chat, settings, livekit)
+            if livekit is not None:
+                await livekit.start()
+            for room_id in report.ended_room_ids:
+                await announce(chat.room_ended(room_id, "cleanup"))
+                await media.room_closed(room_id)
         finally:
+            if livekit is not None:
+                await livekit.stop()
+            await redis.aclose()
             await pool.close()
         print(msgspec.json.encode(report).decode())
 
     with stores(settings) as found:
-        asyncio.run(once(found.database_url))
+        asyncio.run(once(found.database_url, found.redis_url))
     return 0
 
 
