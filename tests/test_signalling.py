@@ -193,12 +193,15 @@ async def test_nobody_else_in_the_room_or_in_another_room_hears_a_signal(live: L
         for frame in frames:
             await send(host_ws, frame)
         await send(guest_ws, answer(host.participant_id))
+        # Each marker goes out on the socket that sent the signals before it, so it arrives
+        # after them (two sockets' frames are not ordered against each other).
+        await say(guest_ws, "answered")
         await say(host_ws, "after the signals")
         await say(other_host_ws, "after the signals, next door")
 
         got = [f for f in await frames_until_said(guest_ws, "after the signals") if is_addressed(f)]
         assert got == [relayed(f, host.participant_id) for f in frames]
-        got = [f for f in await frames_until_said(host_ws, "after the signals") if is_addressed(f)]
+        got = [f for f in await frames_until_said(host_ws, "answered") if is_addressed(f)]
         assert got == [relayed(answer(host.participant_id), guest.participant_id)]
 
         for ws, marker in (

@@ -1,0 +1,200 @@
+// The room's chat: history and live messages, edit/delete your own, who is typing.
+import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Meeting, MeetingState } from '../meeting';
+import type { ChatMessage } from '../types';
+import { Icon } from './Icon';
+import { IconButton } from './ui';
+
+const time = (iso: string, lng: string) =>
+  new Date(iso).toLocaleTimeString(lng, { hour: '2-digit', minute: '2-digit' });
+
+export function ChatPanel({ meeting, state }: { meeting: Meeting; state: MeetingState }) {
+  const { t, i18n } = useTranslation();
+  const [draft, setDraft] = useState('');
+  const [editing, setEditing] = useState<string | null>(null);
+  const list = useRef<HTMLOListElement>(null);
+  const stick = useRef(true);
+  const you = state.you.participant_id;
+
+  useEffect(() => {
+    meeting.setChatOpen(true);
+    return () => meeting.setChatOpen(false);
+  }, [meeting]);
+
+  // Follow new messages unless the reader scrolled up.
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (element && stick.current) element.scrollTop = element.scrollHeight;
+  }, [state.messages.length, state.typing.length]);
+
+  function send() {
+    if (!draft.trim()) return;
+    void meeting.sendMessage(draft);
+    setDraft('');
+  }
+
+  function onKey(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  }
+
+  const typingNames = state.typing.map((entry) => entry.name);
+  return (
+    <div className="chat-panel">
+      <ol
+        className="messages"
+        ref={list}
+        aria-live="polite"
+        aria-label={t('chat.title')}
+        onScroll={(event) => {
+          const element = event.currentTarget;
+          stick.current = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
+        }}
+      >
+        {state.messages.length === 0 ? <li className="empty">{t('chat.empty')}</li> : null}
+        {state.messages.map((message, index) => {
+          const previous = state.messages[index - 1];
+          const grouped =
+            previous &&
+            previous.message_type === 'user' &&
+            message.message_type === 'user' &&
+            previous.participant_id === message.participant_id &&
+            Date.parse(message.created_at) - Date.parse(previous.created_at) < 120_000;
+          return message.message_type === 'system' ? (
+            <li key={message.id} className="system-message">
+              {message.content}
+            </li>
+          ) : (
+            <Message
+              key={message.id}
+              message={message}
+              own={message.participant_id === you}
+              canDelete={message.participant_id === you || state.you.role === 'host'}
+              grouped={!!grouped}
+              editing={editing === message.id}
+              onEdit={() => setEditing(message.id)}
+              onCancel={() => setEditing(null)}
+              onSave={(content) => {
+                setEditing(null);
+                if (content.trim() && content.trim() !== message.content) void meeting.editMessage(message.id, content);
+              }}
+              onDelete={() => void meeting.deleteMessage(message.id)}
+              timeText={time(message.created_at, i18n.language)}
+            />
+          );
+        })}
+      </ol>
+      <div className="typing" aria-live="polite" data-testid="typing">
+        {typingNames.length ? t('chat.typing', { count: typingNames.length, names: typingNames.join(', ') }) : ''}
+      </div>
+      <form
+        className="composer"
+        onSubmit={(event) => {
+          event.preventDefault();
+          send();
+        }}
+      >
+        <textarea
+          rows={1}
+          value={draft}
+          placeholder={t('chat.placeholder')}
+          aria-label={t('chat.placeholder')}
+          maxLength={2000}
+          onChange={(event) => {
+            setDraft(event.target.value);
+            if (event.target.value) meeting.typing();
+          }}
+          onKeyDown={onKey}
+          data-testid="chat-input"
+        />
+        <button type="submit" className="send-button" aria-label={t('chat.send')} disabled={!draft.trim()}>
+          <Icon name="send" size={20} />
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function Message({
+  message,
+  own,
+  canDelete,
+  grouped,
+  editing,
+  onEdit,
+  onCancel,
+  onSave,
+  onDelete,
+  timeText,
+}: {
+  message: ChatMessage;
+  own: boolean;
+  canDelete: boolean;
+  grouped: boolean;
+  editing: boolean;
+  onEdit: () => void;
+  onCancel: () => void;
+  onSave: (content: string) => void;
+  onDelete: () => void;
+  timeText: string;
+}) {
+  const { t } = useTranslation();
+  const [text, setText] = useState(message.content);
+  useEffect(() => setText(message.content), [message.content, editing]);
+  return (
+    <li className={`message ${own ? 'own' : ''} ${grouped ? 'grouped' : ''}`} data-testid="chat-message" data-id={message.id}>
+      {grouped ? null : (
+        <div className="message-head">
+          <span className="message-author">{own ? `${message.display_name} (${t('common.you')})` : message.display_name}</span>
+          <time dateTime={message.created_at}>{timeText}</time>
+        </div>
+      )}
+      {editing ? (
+        <form
+          className="message-edit"
+          onSubmit={(event) => {
+            event.preventDefault();
+            onSave(text);
+          }}
+        >
+          <textarea
+            value={text}
+            autoFocus
+            aria-label={t('chat.editing')}
+            maxLength={2000}
+            onChange={(event) => setText(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Escape') onCancel();
+              if (event.key === 'Enter' && !event.shiftKey) {
+                event.preventDefault();
+                onSave(text);
+              }
+            }}
+          />
+          <div className="message-edit-actions">
+            <button type="button" className="button text small" onClick={onCancel}>
+              {t('common.cancel')}
+            </button>
+            <button type="submit" className="button primary small">
+              {t('common.save')}
+            </button>
+          </div>
+        </form>
+      ) : (
+        <p className="message-body">
+          <span data-testid="chat-text">{message.content}</span>
+          {message.edited_at ? <span className="edited"> ({t('chat.edited')})</span> : null}
+        </p>
+      )}
+      {canDelete && !editing ? (
+        <div className="message-actions">
+          {own ? <IconButton icon="edit" label={t('chat.edit')} onClick={onEdit} className="small" /> : null}
+          <IconButton icon="delete" label={t('chat.delete')} onClick={onDelete} className="small" />
+        </div>
+      ) : null}
+    </li>
+  );
+}

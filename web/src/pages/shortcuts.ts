@@ -1,0 +1,21 @@
+// Ctrl/⌘+D toggles the microphone, Ctrl/⌘+E the camera (as in other meeting apps).
+import { useEffect } from 'react';
+import type { LocalMedia } from '../media/localMedia';
+
+export function useMediaShortcuts(local: LocalMedia) {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (!(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) return;
+      const key = event.key.toLowerCase();
+      if (key === 'd') {
+        event.preventDefault();
+        local.setMic(!local.snapshot.mic);
+      } else if (key === 'e') {
+        event.preventDefault();
+        void local.setCam(!local.snapshot.cam);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [local]);
+}

@@ -1,0 +1,113 @@
+// The room's live channel (/ws/chat/{room}): events in, chat/typing/signalling out. It
+// reconnects on its own with `since=<last cursor>` so nothing is missed, and reports the
+// closes that end the meeting for this tab (removed, ended, left elsewhere).
+import { socketUrl } from './api';
+import type { RoomEvent } from './types';
+
+export type SocketStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** Why the socket will not come back. */
+export type Ending = 'removed' | 'ended' | 'left' | 'not_found' | 'credential';
+
+interface Handlers {
+  onEvent(event: RoomEvent): void;
+  onStatus(status: SocketStatus): void;
+  onEnd(ending: Ending, code: string | null): void;
+}
+
+const FINAL_CLOSES: Record<number, Ending> = {
+  4401: 'credential',
+  4403: 'removed',
+  4404: 'not_found',
+  4410: 'ended',
+  1000: 'left',
+};
+
+export class RoomSocket {
+  private ws: WebSocket | null = null;
+  private cursor: string | null = null;
+  private attempts = 0;
+  private stopped = false;
+  private retryTimer = 0;
+  private pingTimer = 0;
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly roomId: string,
+    private readonly token: string,
+    private readonly handlers: Handlers,
+  ) {}
+
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.ws?.close(1000);
+    this.ws = null;
+  }
+
+  get connected() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  send(frame: Record<string, unknown>): boolean {
+    if (!this.connected) return false;
+    this.ws!.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private open() {
+    this.handlers.onStatus(this.attempts === 0 && this.cursor === null ? 'connecting' : 'reconnecting');
+    const extra: Record<string, string> = this.cursor ? { since: this.cursor } : {};
+    const ws = new WebSocket(socketUrl(`/ws/chat/${this.roomId}`, this.token, extra));
+    this.ws = ws;
+    this.lastError = null;
+    ws.onmessage = (message) => {
+      let event: RoomEvent;
+      try {
+        event = JSON.parse(message.data as string) as RoomEvent;
+      } catch {
+        return;
+      }
+      if ('cursor' in event && event.cursor) this.cursor = event.cursor;
+      if (event.type === 'ready') {
+        this.attempts = 0;
+        this.handlers.onStatus('open');
+      }
+      if (event.type === 'error') this.lastError = event.code;
+      this.handlers.onEvent(event);
+    };
+    ws.onclose = (close) => {
+      if (this.ws !== ws) return;
+      clearInterval(this.pingTimer);
+      this.ws = null;
+      if (this.stopped) return;
+      const ending = FINAL_CLOSES[close.code];
+      if (ending) {
+        this.stopped = true;
+        this.handlers.onStatus('closed');
+        this.handlers.onEnd(ending, this.lastError ?? close.reason ?? null);
+        return;
+      }
+      this.attempts += 1;
+      this.handlers.onStatus('reconnecting');
+      const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempts, 5)) * (0.75 + Math.random() / 2);
+      this.retryTimer = window.setTimeout(() => this.open(), delay);
+    };
+    ws.onopen = () => {
+      // Keepalive: proxies drop idle sockets, and a dead link shows up as a failed send.
+      this.pingTimer = window.setInterval(() => this.send({ type: 'ping' }), 20_000);
+    };
+  }
+
+  /** Reconnect now (the browser came back online) instead of waiting out the backoff. */
+  retryNow() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+}
