@@ -104,8 +104,21 @@ async def stored(db: asyncpg.Connection, room_id: uuid.UUID) -> list[str]:
     return [r["utterance_id"] for r in rows]
 
 
+class RecordingConnection(asyncpg.Connection):
+    """Records each COPY it runs (asyncpg's query logger does not see COPY)."""
+
+    log: list[tuple[str, Any]]
+
+    async def copy_records_to_table(  # type: ignore[override]
+        self, table_name: str, *, records: Any, **kwargs: Any
+    ) -> str:
+        records = list(records)
+        self.log.append(("COPY", [record[2] for record in records]))
+        return await super().copy_records_to_table(table_name, records=records, **kwargs)
+
+
 class Harness:
-    """Pools whose every statement is recorded (asyncpg's query logger), and writers on
+    """Pools whose every statement is recorded (the query logger, plus COPY), and writers on
     them that are closed before the pools are."""
 
     def __init__(self, stores: Stores) -> None:
@@ -116,13 +129,16 @@ class Harness:
 
     async def pool(self, **server_settings: str) -> asyncpg.Pool:
         async def init(conn: asyncpg.Connection) -> None:
-            conn.add_query_logger(self.statements.append)
+            assert isinstance(conn, RecordingConnection)
+            conn.log = self.statements
+            conn.add_query_logger(lambda record: self.statements.append(("SQL", record)))
 
         pool = await asyncpg.create_pool(
             self.stores.database_url,
             min_size=1,
             max_size=4,
             init=init,
+            connection_class=RecordingConnection,
             server_settings={"application_name": WRITER_APP, **server_settings},
         )
         assert pool is not None
@@ -141,10 +157,14 @@ class Harness:
 
     @property
     def inserts(self) -> list[list[str]]:
-        """The utterance ids sent by each segment INSERT statement, in order."""
-        return [
-            list(q.args[2]) for q in self.statements if "INSERT INTO transcript_segments" in q.query
-        ]
+        """The utterance ids sent by each statement writing segments (COPY or INSERT)."""
+        written = []
+        for kind, entry in self.statements:
+            if kind == "COPY":
+                written.append(entry)
+            elif "INSERT INTO transcript_segments" in entry.query:
+                written.append(list(entry.args[2]))
+        return written
 
 
 @pytest.fixture

@@ -14,15 +14,16 @@ from moot.transcription.schemas import Segment, TranscriptSegment
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 # One statement per batch whatever its size: the columns travel as seven arrays.
-_INSERT_SEGMENTS = """
+_SEGMENT_COLUMNS = [
+    "room_id", "participant_id", "utterance_id", "text", "language", "started_at", "ended_at",
+]
+_INSERT_SEGMENTS_SKIPPING_DUPLICATES = """
     INSERT INTO transcript_segments
         (room_id, participant_id, utterance_id, text, language, started_at, ended_at)
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                          $6::float8[], $7::float8[])
+    ON CONFLICT (room_id, utterance_id) DO NOTHING
 """
-_INSERT_SEGMENTS_SKIPPING_DUPLICATES = (
-    _INSERT_SEGMENTS + "    ON CONFLICT (room_id, utterance_id) DO NOTHING\n"
-)
 
 # The speaker's name is the one of their latest seat in the room (they may have left and
 # come back under another name); segments without a participant or seat get None.
@@ -70,26 +71,34 @@ async def insert_segments(conn: Conn, segments: Sequence[Segment]) -> int:
     """Store a batch in one statement; return how many rows were new. A segment whose
     (room_id, utterance_id) is already stored, or repeated within the batch, is skipped.
 
-    Duplicates are rare (a resumed Gladia session, a retried flush), and ON CONFLICT's
-    speculative insertion costs about a third of the insert, so a plain INSERT goes first and
-    only a batch that hits the unique index is written again with ON CONFLICT DO NOTHING.
+    Duplicates are rare (a resumed Gladia session, a retried flush), so the batch goes in
+    with binary COPY, PostgreSQL's fastest write path; only a batch that hits the unique index
+    (COPY is all or nothing) is written again as one INSERT … ON CONFLICT DO NOTHING.
     """
     if not segments:
         return 0
-    columns = (
-        [s.room_id for s in segments],
-        [s.participant_id for s in segments],
-        [s.utterance_id for s in segments],
-        [s.text for s in segments],
-        [s.language for s in segments],
-        [s.started_at for s in segments],
-        [s.ended_at for s in segments],
-    )
     try:
-        status = await conn.execute(_INSERT_SEGMENTS, *columns)
+        status = await conn.copy_records_to_table(
+            "transcript_segments",
+            records=[
+                (s.room_id, s.participant_id, s.utterance_id, s.text, s.language,
+                 s.started_at, s.ended_at)
+                for s in segments
+            ],
+            columns=_SEGMENT_COLUMNS,
+        )
     except asyncpg.UniqueViolationError:
-        status = await conn.execute(_INSERT_SEGMENTS_SKIPPING_DUPLICATES, *columns)
-    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+        status = await conn.execute(
+            _INSERT_SEGMENTS_SKIPPING_DUPLICATES,
+            [s.room_id for s in segments],
+            [s.participant_id for s in segments],
+            [s.utterance_id for s in segments],
+            [s.text for s in segments],
+            [s.language for s in segments],
+            [s.started_at for s in segments],
+            [s.ended_at for s in segments],
+        )
+    return int(status.rsplit(" ", 1)[-1])  # "COPY <rows>" or "INSERT 0 <rows>"
 
 
 async def list_segments(
