@@ -32,7 +32,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from moot import __version__
 from moot.chat.api import ChatController, chat_socket
 from moot.chat.hub import RoomHub
-from moot.chat.service import ChatService
+from moot.chat.presence import Presence
+from moot.chat.service import ChatService, announce
 from moot.chat.store import ChatStore
 from moot.errors import ERRORS, MootError
 from moot.identity.api import (
@@ -268,6 +269,7 @@ def create_app(
             )
         hub = RoomHub(redis)
         await hub.start()
+        presence = Presence(redis, settings.presence_grace_seconds)
         app.state.update(
             pool=pool,
             redis=redis,
@@ -277,6 +279,7 @@ def create_app(
             chat=chat,
             hub=hub,
             media=media,
+            presence=presence,
             transcription=control,
             transcripts=TranscriptHistory(pool, rooms),
             worker=worker,
@@ -306,6 +309,17 @@ def create_app(
                     name="moot-cleanup",
                 )
             )
+        async def gone(room_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+            """Their last socket closed a grace period ago and has not come back."""
+            try:
+                _, result = await rooms.leave_room(str(room_id), participant_id)
+            except MootError:
+                return  # already left, removed, or the room ended
+            await announce(chat.participant_left(room_id, result.you, "left", result.new_host))
+
+        if with_api and presence.enabled:
+            sweeper = presence.sweep_forever(gone)
+            background.append(asyncio.create_task(sweeper, name="moot-presence"))
         if settings.turn_probe_interval_seconds > 0 and settings.turn_servers:
             probe = probe_forever(settings, metrics_registry)
             background.append(asyncio.create_task(probe, name="moot-turn-probe"))
@@ -355,6 +369,7 @@ def create_app(
             "rooms": _provide("rooms"),
             "chat": _provide("chat"),
             "hub": _provide("hub"),
+            "presence": _provide("presence"),
             "media": _provide("media"),
             "transcription": _provide("transcription"),
             "transcripts": _provide("transcripts"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -9,6 +10,7 @@ from litestar import Controller, WebSocket, delete, get, post, put, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
+from redis.exceptions import RedisError
 
 from moot.chat.hub import (
     CLOSE_FORBIDDEN,
@@ -19,6 +21,7 @@ from moot.chat.hub import (
     RoomHub,
     close_reason,
 )
+from moot.chat.presence import Presence
 from moot.chat.schemas import (
     ChatMessage,
     ClientAnswer,
@@ -115,6 +118,7 @@ async def chat_socket(
     rooms: NamedDependency[RoomService],
     chat: Chat,
     hub: NamedDependency[RoomHub],
+    presence: NamedDependency[Presence],
     settings: NamedDependency[Settings],
 ) -> None:
     """The room's live channel. `?token=<credential>` authenticates (browsers cannot set
@@ -136,6 +140,7 @@ async def chat_socket(
 
     connection = Connection(socket, room_id, participant_id, settings.ws_send_queue_size)
     await hub.attach(connection)
+    await presence.arrived(room_id, participant_id)
     try:
         if not await _replay(socket, connection, chat, seat, socket.query_params.get("since")):
             return
@@ -144,6 +149,8 @@ async def chat_socket(
     finally:
         await hub.detach(connection)
         await connection.stop()
+        with contextlib.suppress(RedisError, OSError):
+            await presence.departed(room_id, participant_id)
 
 
 async def _replay(

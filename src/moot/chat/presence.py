@@ -1,0 +1,95 @@
+"""Presence: a participant whose last room socket closed and did not come back within a grace
+period has left — a crashed tab or a lost network frees its seat, a reload keeps it.
+
+Redis holds, across instances, how many room sockets each participant has open
+(`presence:{room}:{participant}`) and when the ones with none left are due to leave (the sorted
+set `presence:due`). Every instance sweeps what is due; `ZREM` decides which one acts on an
+entry. Participants who never opened a socket (API clients) are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+DUE_KEY = "presence:due"
+_SWEEP_EVERY = 1.0  # seconds
+_COUNT_TTL = 24 * 3600  # a count left behind by a crashed instance expires on its own
+
+
+def _count_key(room_id: uuid.UUID, participant_id: uuid.UUID) -> str:
+    return f"presence:{room_id}:{participant_id}"
+
+
+def _member(room_id: uuid.UUID, participant_id: uuid.UUID) -> str:
+    return f"{room_id}:{participant_id}"
+
+
+class Presence:
+    def __init__(self, redis: Redis, grace_seconds: int) -> None:
+        self._redis = redis
+        self.grace_seconds = grace_seconds
+
+    @property
+    def enabled(self) -> bool:
+        return self.grace_seconds > 0
+
+    async def arrived(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        """A room socket opened: count it, and cancel a pending departure (a reconnect)."""
+        if not self.enabled:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(_count_key(room_id, participant_id))
+            pipe.expire(_count_key(room_id, participant_id), _COUNT_TTL)
+            pipe.zrem(DUE_KEY, _member(room_id, participant_id))
+            await pipe.execute()
+
+    async def departed(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        """A room socket closed: if it was their last, they leave unless back in time."""
+        if not self.enabled:
+            return
+        left: int = await self._redis.decr(_count_key(room_id, participant_id))
+        if left <= 0:
+            deadline_ms = int((time.time() + self.grace_seconds) * 1000)
+            await self._redis.zadd(DUE_KEY, {_member(room_id, participant_id): deadline_ms})
+
+    async def sweep(self, on_gone: Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]) -> int:
+        """Let everyone due leave; the number of departures this instance handled."""
+        now_ms = int(time.time() * 1000)
+        due = await self._redis.zrangebyscore(DUE_KEY, "-inf", now_ms, start=0, num=100)
+        handled = 0
+        for raw in due:
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if not await self._redis.zrem(DUE_KEY, member):
+                continue  # another instance took it
+            room_text, _, participant_text = member.partition(":")
+            room_id, participant_id = uuid.UUID(room_text), uuid.UUID(participant_text)
+            count = await self._redis.get(_count_key(room_id, participant_id))
+            if count is not None and int(count) > 0:
+                continue  # back on another socket after all
+            await self._redis.delete(_count_key(room_id, participant_id))
+            await on_gone(room_id, participant_id)
+            handled += 1
+        return handled
+
+    async def sweep_forever(
+        self, on_gone: Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
+    ) -> None:
+        if not self.enabled:
+            return
+        while True:
+            await asyncio.sleep(_SWEEP_EVERY)
+            try:
+                await self.sweep(on_gone)
+            except (RedisError, OSError) as exc:
+                log.warning("presence_sweep_failed", error=type(exc).__name__)
+            except Exception:
+                log.exception("presence_sweep_crashed")

@@ -1,0 +1,104 @@
+"""Presence: a participant whose room sockets are all gone for a grace period has left; a
+reconnect in time keeps the seat; someone who never opened a socket is never touched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.conftest import Guest, LiveMoot
+from tests.test_chat_ws import meeting, next_of, socket
+
+LiveFactory = Callable[..., Awaitable[LiveMoot]]
+
+
+async def present(live: LiveMoot, room: dict[str, Any], who: Guest, viewer: Guest) -> bool:
+    people = (await viewer.get(f"/api/v1/rooms/{room['code']}/participants")).json()["items"]
+    return any(p["participant_id"] == who.participant_id for p in people)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polling the API, nothing to wait on
+            await asyncio.sleep(0.1)
+
+
+async def test_a_vanished_socket_frees_the_seat_after_the_grace_period(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], host) as host_ws:
+        await next_of(host_ws, "ready")
+        async with socket(live, room["code"], guest) as guest_ws:
+            await next_of(guest_ws, "ready")
+        # The guest's tab is gone (socket closed without a leave): a second later they left.
+        left = await next_of(host_ws, "participant.left", timeout=10)
+        assert left["participant_id"] == guest.participant_id and left["reason"] == "left"
+    assert not await present(live, room, guest, host)
+
+
+async def test_the_host_role_passes_on_when_the_hosts_tab_vanishes(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as guest_ws:
+        await next_of(guest_ws, "ready")
+        async with socket(live, room["code"], host) as host_ws:
+            await next_of(host_ws, "ready")
+        changed = await next_of(guest_ws, "host.changed", timeout=10)
+        assert changed["host"]["participant_id"] == guest.participant_id
+
+
+async def test_a_reload_within_the_grace_period_keeps_the_seat(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=2)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as first:
+        await next_of(first, "ready")
+    async with socket(live, room["code"], guest) as second:  # the reloaded tab
+        await next_of(second, "ready")
+        await asyncio.sleep(3)  # past the grace period (the departure must have been cancelled)
+        assert await present(live, room, guest, host)
+
+
+async def test_one_of_two_tabs_closing_keeps_the_seat(live_factory: LiveFactory) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as stays:
+        await next_of(stays, "ready")
+        async with socket(live, room["code"], guest) as closes:
+            await next_of(closes, "ready")
+        await asyncio.sleep(2.5)
+        assert await present(live, room, guest, host)
+
+
+async def test_participants_without_sockets_are_never_removed(live_factory: LiveFactory) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(live)
+    await asyncio.sleep(2.5)
+    assert await present(live, room, guest, host)
+    assert await present(live, room, host, guest)
+
+
+async def test_a_departure_is_handled_once_across_instances(live_factory: LiveFactory) -> None:
+    a = await live_factory(presence_grace_seconds=1)
+    b = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(a)
+    async with socket(b, room["code"], host) as host_ws:
+        await next_of(host_ws, "ready")
+        async with socket(a, room["code"], guest) as guest_ws:
+            await next_of(guest_ws, "ready")
+        await next_of(host_ws, "participant.left", timeout=10)
+        await until(lambda: _not_present(a, room, guest, host))
+        # Only one instance acted: a single "left" system message in the chat.
+        messages = (await host.get(f"/api/v1/rooms/{room['code']}/chat/messages")).json()
+        lefts = [m for m in messages["items"] if m["content"] == "Guest left"]
+        assert len(lefts) == 1
+
+
+async def _not_present(live: LiveMoot, room: dict[str, Any], who: Guest, viewer: Guest) -> bool:
+    return not await present(live, room, who, viewer)
