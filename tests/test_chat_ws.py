@@ -275,3 +275,16 @@ async def test_two_instances_in_one_process_share_a_room(live_factory) -> None: 
         assert (await next_of(a, "message.created"))["message"]["content"] == "from A"
         await b.send(json.dumps({"type": "message.send", "content": "from B"}))
         assert (await next_of(a, "message.created"))["message"]["content"] == "from B"
+
+
+async def test_locking_and_unlocking_reach_everyone_as_room_updated(live: LiveMoot) -> None:
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as ws:
+        await next_of(ws, "ready")
+        assert (await host.post(f"/api/v1/rooms/{room['code']}/lock")).status_code == 200
+        locked = await next_of(ws, "room.updated")
+        assert locked["locked"] is True and "cursor" in locked
+        note = await next_of(ws, "message.created")
+        assert note["message"]["content"] == "The host locked the room"
+        await host.post(f"/api/v1/rooms/{room['code']}/unlock")
+        assert (await next_of(ws, "room.updated"))["locked"] is False

@@ -210,6 +210,9 @@ export class Meeting extends Observable<MeetingState> {
         if (you) this.set({ you });
         break;
       }
+      case 'room.updated':
+        this.set({ room: { ...this.state.room, locked: event.locked } });
+        break;
       case 'room.ended':
         this.finish('ended');
         break;

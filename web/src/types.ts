@@ -110,6 +110,7 @@ export type RoomEvent =
       reason: 'left' | 'removed' | 'room_ended';
     }
   | { type: 'host.changed'; cursor: string; host: Participant }
+  | { type: 'room.updated'; cursor: string; locked: boolean }
   | { type: 'room.ended'; cursor: string; reason: string }
   | { type: 'typing'; participant_id: string; display_name: string }
   | { type: 'message.sent'; client_id: string; id: string }

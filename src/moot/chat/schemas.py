@@ -63,6 +63,12 @@ class HostChanged(msgspec.Struct, kw_only=True, tag="host.changed", tag_field="t
     host: ParticipantView
 
 
+class RoomUpdated(msgspec.Struct, kw_only=True, tag="room.updated", tag_field="type"):
+    """The host changed a room setting everyone's client shows (today: the lock)."""
+
+    locked: bool
+
+
 class RoomEnded(msgspec.Struct, kw_only=True, tag="room.ended", tag_field="type"):
     reason: str
 
@@ -147,6 +153,7 @@ RoomEvent = (
     | ParticipantJoined
     | ParticipantLeft
     | HostChanged
+    | RoomUpdated
     | RoomEnded
     | Typing
     | TranscriptionUpdated

@@ -29,6 +29,7 @@ from moot.chat.schemas import (
     ParticipantLeft,
     RoomEnded,
     RoomEvent,
+    RoomUpdated,
     Signal,
     SignalAnswer,
     SignalIce,
@@ -294,6 +295,12 @@ class ChatService:
             await self._store.publish_ephemeral(room_id, _encode(event))
         else:
             await self._event(room_id, event)
+
+    async def room_updated(self, room_id: uuid.UUID, locked: bool) -> None:
+        await self._event(room_id, RoomUpdated(locked=locked))
+        await self.system_message(
+            room_id, "The host locked the room" if locked else "The host unlocked the room"
+        )
 
     async def room_ended(self, room_id: uuid.UUID, reason: str) -> None:
         await self.system_message(room_id, "The meeting has ended")

@@ -105,12 +105,20 @@ class RoomController(Controller):
         return ended
 
     @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
-    async def lock_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
-        return await rooms.set_locked(room, participant, True)
+    async def lock_room(
+        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        updated = await rooms.set_locked(room, participant, True)
+        await announce(chat.room_updated(updated.id, updated.locked))
+        return updated
 
     @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
-    async def unlock_room(self, rooms: Rooms, participant: Caller, room: RoomRef) -> RoomView:
-        return await rooms.set_locked(room, participant, False)
+    async def unlock_room(
+        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+    ) -> RoomView:
+        updated = await rooms.set_locked(room, participant, False)
+        await announce(chat.room_updated(updated.id, updated.locked))
+        return updated
 
     @delete(
         "/{room:str}/participants/{target:uuid}",
