@@ -56,12 +56,13 @@ from moot.rooms import store as room_store
 from moot.rooms.api import RoomController
 from moot.rooms.cleanup import cleanup_forever
 from moot.rooms.service import RoomService
+from moot.services import Services, provide_services
 from moot.settings import Settings
-from moot.transcription.api import TranscriptionController
+from moot.transcription.api import TranscriptionController, transcribe_socket
 from moot.transcription.control import TranscriptionControl
 from moot.transcription.history import TranscriptHistory
 from moot.transcription.tokens import WorkerTokens
-from moot.transcription.worker import TranscriptionWorker, transcribe_socket
+from moot.transcription.worker import TranscriptionWorker
 from moot.transcription.writer import BatchWriter
 from moot.web import web_root, web_router
 
@@ -202,13 +203,6 @@ def request_middleware(metrics: Metrics) -> Any:
 # -- app -----------------------------------------------------------------------------------
 
 
-def _provide(name: str) -> Provide:
-    def provider(state: State) -> Any:
-        return state[name]
-
-    return Provide(provider, sync_to_thread=False)
-
-
 Component = Literal["all", "api", "worker"]
 
 
@@ -270,7 +264,9 @@ def create_app(
         hub = RoomHub(redis)
         await hub.start()
         presence = Presence(redis, settings.presence_grace_seconds)
-        app.state.update(
+        services = Services(
+            settings=settings,
+            metrics=metrics_registry,
             pool=pool,
             redis=redis,
             limiter=limiter,
@@ -278,12 +274,13 @@ def create_app(
             rooms=rooms,
             chat=chat,
             hub=hub,
-            media=media,
             presence=presence,
+            media=media,
             transcription=control,
             transcripts=TranscriptHistory(pool, rooms),
             worker=worker,
         )
+        app.state.update(services=services, rooms=rooms, chat=chat, media=media)
 
         async def refresh_gauges() -> None:
             metrics_registry.db_pool_size.set(pool.get_size())
@@ -362,20 +359,7 @@ def create_app(
         lifespan=[lifespan],
         state=State({"metrics": metrics_registry, "settings": settings}),
         dependencies={
-            "pool": _provide("pool"),
-            "redis": _provide("redis"),
-            "limiter": _provide("limiter"),
-            "identity": _provide("identity"),
-            "rooms": _provide("rooms"),
-            "chat": _provide("chat"),
-            "hub": _provide("hub"),
-            "presence": _provide("presence"),
-            "media": _provide("media"),
-            "transcription": _provide("transcription"),
-            "transcripts": _provide("transcripts"),
-            "worker": _provide("worker"),
-            "settings": _provide("settings"),
-            "metrics": _provide("metrics"),
+            "services": Provide(provide_services, sync_to_thread=False),
             "participant": Provide(provide_participant),
         },
         exception_handlers={

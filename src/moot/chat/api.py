@@ -7,7 +7,6 @@ from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, WebSocket, delete, get, post, put, websocket
-from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 from redis.exceptions import RedisError
@@ -18,10 +17,8 @@ from moot.chat.hub import (
     CLOSE_NOT_FOUND,
     CLOSE_ROOM_ENDED,
     Connection,
-    RoomHub,
     close_reason,
 )
-from moot.chat.presence import Presence
 from moot.chat.schemas import (
     ChatMessage,
     ClientAnswer,
@@ -38,10 +35,9 @@ from moot.chat.schemas import (
 from moot.chat.service import ChatService, clean_message_id
 from moot.chat.store import cursor_key
 from moot.errors import MootError
-from moot.identity.service import IdentityService
-from moot.rooms.api import Caller, Chat, RoomRef
+from moot.rooms.api import Caller, RoomRef
 from moot.rooms.schemas import ParticipantView
-from moot.rooms.service import RoomService
+from moot.services import Svc
 from moot.settings import Settings
 
 _encode = msgspec.json.Encoder().encode
@@ -64,16 +60,16 @@ class ChatController(Controller):
     @get("/", summary="Latest messages, or a page before/after a message id")
     async def list_messages(
         self,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
-        settings: NamedDependency[Settings],
         room: RoomRef,
         limit: Limit = None,
         before: Cursor = None,
         after: Cursor = None,
     ) -> MessagePage:
+        settings = services.settings
         size = min(limit or settings.chat_history_default_limit, settings.chat_history_max_limit)
-        return await chat.history(
+        return await services.chat.history(
             room,
             participant,
             limit=size,
@@ -83,26 +79,28 @@ class ChatController(Controller):
 
     @post("/", status_code=201, summary="Send a message")
     async def send_message(
-        self, chat: Chat, participant: Caller, data: JSONBody[SendMessage], room: RoomRef
+        self, services: Svc, participant: Caller, data: JSONBody[SendMessage], room: RoomRef
     ) -> ChatMessage:
-        return await chat.send(room, participant, data.content)
+        return await services.chat.send(room, participant, data.content)
 
     @put("/{message_id:str}", summary="Edit your own message")
     async def edit_message(
         self,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
         data: JSONBody[SendMessage],
         room: RoomRef,
         message_id: FromPath[str],
     ) -> ChatMessage:
-        return await chat.edit(room, participant, clean_message_id(message_id), data.content)
+        return await services.chat.edit(
+            room, participant, clean_message_id(message_id), data.content
+        )
 
     @delete("/{message_id:str}", status_code=200, summary="Delete your message (host: any)")
     async def delete_message(
-        self, chat: Chat, participant: Caller, room: RoomRef, message_id: FromPath[str]
+        self, services: Svc, participant: Caller, room: RoomRef, message_id: FromPath[str]
     ) -> DeleteResult:
-        await chat.delete(room, participant, clean_message_id(message_id))
+        await services.chat.delete(room, participant, clean_message_id(message_id))
         return DeleteResult(id=message_id)
 
 
@@ -114,15 +112,12 @@ def _error_frame(code: str, message: str) -> str:
 async def chat_socket(
     socket: WebSocket[Any, Any, Any],
     room: FromPath[str],
-    identity: NamedDependency[IdentityService],
-    rooms: NamedDependency[RoomService],
-    chat: Chat,
-    hub: NamedDependency[RoomHub],
-    presence: NamedDependency[Presence],
-    settings: NamedDependency[Settings],
+    services: Svc,
 ) -> None:
     """The room's live channel. `?token=<credential>` authenticates (browsers cannot set
     headers on WebSockets); `?since=<cursor>` replays the events missed since then."""
+    identity, rooms, chat = services.identity, services.rooms, services.chat
+    hub, presence, settings = services.hub, services.presence, services.settings
     await socket.accept()
     try:
         participant_id = identity.verify(socket.query_params.get("token", ""))

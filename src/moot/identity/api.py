@@ -6,32 +6,27 @@ import uuid
 from typing import Any, cast
 
 from litestar import Request, post
-from litestar.di import NamedDependency
 
 from moot.identity.schemas import Identity
-from moot.identity.service import IdentityService
-from moot.infra.ratelimit import RateLimiter
+from moot.services import Svc
 
 PARTICIPANT_HEADER = "X-Participant-ID"
 ISSUED_IDENTITY_KEY = "moot.issued_identity"
 
 
 @post("/api/v1/identity", status_code=201, tags=["identity"], summary="Issue an identity")
-async def create_identity(identity: NamedDependency[IdentityService]) -> Identity:
+async def create_identity(services: Svc) -> Identity:
     """A fresh anonymous identity. Send `token` back as the `X-Participant-ID` header."""
-    return identity.issue()
+    return services.identity.issue()
 
 
-async def provide_participant(
-    request: Request[Any, Any, Any],
-    identity: NamedDependency[IdentityService],
-    limiter: NamedDependency[RateLimiter],
-) -> uuid.UUID:
+async def provide_participant(request: Request[Any, Any, Any], services: Svc) -> uuid.UUID:
     """The caller's participant id.
 
     A request without a credential gets a fresh identity, returned in the response's
     `X-Participant-ID` header; a forged or malformed one is refused with 401.
     """
+    identity = services.identity
     credential = request.headers.get(PARTICIPANT_HEADER, "").strip()
     if credential:
         participant_id = identity.verify(credential)
@@ -39,5 +34,5 @@ async def provide_participant(
         issued = identity.issue()
         cast(dict[str, Any], request.scope)[ISSUED_IDENTITY_KEY] = issued
         participant_id = issued.participant_id
-    await limiter.check("participant_requests", str(participant_id))
+    await services.limiter.check("participant_requests", str(participant_id))
     return participant_id

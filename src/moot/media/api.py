@@ -6,14 +6,11 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from moot.media.schemas import MediaAccess, MuteParticipant, MuteResult, WebhookResult, WebRTCConfig
-from moot.media.service import MediaService
 from moot.rooms.api import Caller, RoomRef
-
-Media = NamedDependency[MediaService]
+from moot.services import Svc
 
 
 class MediaController(Controller):
@@ -25,8 +22,8 @@ class MediaController(Controller):
         status_code=200,
         summary="How to connect audio/video: a LiveKit token, or mesh mode (participants)",
     )
-    async def media_token(self, media: Media, participant: Caller, room: RoomRef) -> MediaAccess:
-        return await media.access(room, participant)
+    async def media_token(self, services: Svc, participant: Caller, room: RoomRef) -> MediaAccess:
+        return await services.media.access(room, participant)
 
     @post(
         "/rooms/{room:str}/participants/{target:uuid}/mute",
@@ -35,24 +32,26 @@ class MediaController(Controller):
     )
     async def mute_participant(
         self,
-        media: Media,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
         target: FromPath[uuid.UUID],
         data: JSONBody[MuteParticipant | None] = None,
     ) -> MuteResult:
         kind = data.kind if data is not None else "audio"
-        return await media.mute(room, participant, target, kind)
+        return await services.media.mute(room, participant, target, kind)
 
     @get("/config/webrtc", summary="ICE servers: STUN, TURN with expiring credentials, fallbacks")
-    async def webrtc_config(self, media: Media, participant: Caller) -> WebRTCConfig:
-        return media.webrtc_config(participant)
+    async def webrtc_config(self, services: Svc, participant: Caller) -> WebRTCConfig:
+        return services.media.webrtc_config(participant)
 
     @post(
         "/livekit/webhook",
         status_code=200,
         summary="LiveKit webhooks (signed by LiveKit; bad signature → 401)",
     )
-    async def livekit_webhook(self, request: Request[Any, Any, Any], media: Media) -> WebhookResult:
+    async def livekit_webhook(
+        self, request: Request[Any, Any, Any], services: Svc
+    ) -> WebhookResult:
         body = await request.body()
-        return await media.webhook(body, request.headers.get("authorization", ""))
+        return await services.media.webhook(body, request.headers.get("authorization", ""))

@@ -8,11 +8,10 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import MediaType, Response, get
-from litestar.di import NamedDependency
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from moot.infra.metrics import Metrics
+from moot.services import Svc
 
 CHECK_TIMEOUT = 2.0
 
@@ -51,10 +50,10 @@ async def _check_redis(redis: Redis) -> str:
 
 
 @get("/ready", tags=["ops"], summary="PostgreSQL and Redis reachable")
-async def ready(
-    pool: NamedDependency[asyncpg.Pool], redis: NamedDependency[Redis]
-) -> Response[Readiness]:
-    postgres_state, redis_state = await asyncio.gather(_check_postgres(pool), _check_redis(redis))
+async def ready(services: Svc) -> Response[Readiness]:
+    postgres_state, redis_state = await asyncio.gather(
+        _check_postgres(services.pool), _check_redis(services.redis)
+    )
     ok = postgres_state == "ok" and redis_state == "ok"
     return Response(
         Readiness(status="ok" if ok else "unavailable", postgres=postgres_state, redis=redis_state),
@@ -63,8 +62,8 @@ async def ready(
 
 
 @get("/metrics", tags=["ops"], summary="Prometheus metrics", media_type=MediaType.TEXT)
-async def metrics(metrics: NamedDependency[Metrics]) -> Response[Any]:
+async def metrics(services: Svc) -> Response[Any]:
     return Response(
-        await metrics.render(),
+        await services.metrics.render(),
         media_type="text/plain; version=0.0.4",  # Litestar appends the charset
     )

@@ -10,7 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
 
-from moot.chat.service import ChatService, announce
+from moot.chat.service import announce
 from moot.rooms.schemas import (
     CreateRoom,
     JoinRoom,
@@ -21,11 +21,9 @@ from moot.rooms.schemas import (
     RoomView,
     TransferHost,
 )
-from moot.rooms.service import ClientInfo, RoomService
+from moot.rooms.service import ClientInfo
+from moot.services import Svc
 
-# Handlers name their dependencies; app.py provides them by these names.
-Rooms = NamedDependency[RoomService]
-Chat = NamedDependency[ChatService]
 Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
 
 RoomRef = Annotated[
@@ -53,71 +51,69 @@ class RoomController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[CreateRoom],
-        rooms: Rooms,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
     ) -> RoomSession:
-        session = await rooms.create_room(participant, data, client_info(request))
-        await announce(chat.participant_joined(session.id, session.you))
+        session = await services.rooms.create_room(participant, data, client_info(request))
+        await announce(services.chat.participant_joined(session.id, session.you))
         return session
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
-    async def get_room(self, rooms: Rooms, room: RoomRef) -> RoomView:
-        return await rooms.get_room(room)
+    async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
+        return await services.rooms.get_room(room)
 
     @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
     async def join_room(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[JoinRoom],
-        rooms: Rooms,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
     ) -> RoomSession:
-        session, new_seat = await rooms.join_room(
+        session, new_seat = await services.rooms.join_room(
             room, participant, data.display_name, client_info(request)
         )
         if new_seat:
-            await announce(chat.participant_joined(session.id, session.you))
+            await announce(services.chat.participant_joined(session.id, session.you))
         return session
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
     async def leave_room(
-        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> LeaveResult:
-        room_id, result = await rooms.leave_room(room, participant)
-        await announce(chat.participant_left(room_id, result.you, "left", result.new_host))
+        room_id, result = await services.rooms.leave_room(room, participant)
+        await announce(services.chat.participant_left(room_id, result.you, "left", result.new_host))
         return result
 
     @get("/{room:str}/participants", summary="Who is in the room (participants only)")
     async def list_participants(
-        self, rooms: Rooms, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> ParticipantList:
-        return ParticipantList(items=await rooms.list_participants(room, participant))
+        return ParticipantList(items=await services.rooms.list_participants(room, participant))
 
     @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
     async def end_room(
-        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> RoomView:
-        ended = await rooms.end_room(room, participant)
-        await announce(chat.room_ended(ended.id, "host"))
+        ended = await services.rooms.end_room(room, participant)
+        await announce(services.chat.room_ended(ended.id, "host"))
         return ended
 
     @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
     async def lock_room(
-        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> RoomView:
-        updated = await rooms.set_locked(room, participant, True)
-        await announce(chat.room_updated(updated.id, updated.locked))
+        updated = await services.rooms.set_locked(room, participant, True)
+        await announce(services.chat.room_updated(updated.id, updated.locked))
         return updated
 
     @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
     async def unlock_room(
-        self, rooms: Rooms, chat: Chat, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> RoomView:
-        updated = await rooms.set_locked(room, participant, False)
-        await announce(chat.room_updated(updated.id, updated.locked))
+        updated = await services.rooms.set_locked(room, participant, False)
+        await announce(services.chat.room_updated(updated.id, updated.locked))
         return updated
 
     @delete(
@@ -127,25 +123,25 @@ class RoomController(Controller):
     )
     async def remove_participant(
         self,
-        rooms: Rooms,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
         target: FromPath[uuid.UUID],
         room: RoomRef,
     ) -> ParticipantView:
-        room_id, removed = await rooms.remove_participant(room, participant, target)
-        await announce(chat.participant_left(room_id, removed, "removed"))
+        room_id, removed = await services.rooms.remove_participant(room, participant, target)
+        await announce(services.chat.participant_left(room_id, removed, "removed"))
         return removed
 
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(
         self,
         data: JSONBody[TransferHost],
-        rooms: Rooms,
-        chat: Chat,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
     ) -> ParticipantView:
-        room_id, new_host = await rooms.transfer_host(room, participant, data.participant_id)
-        await announce(chat.host_changed(room_id, new_host))
+        room_id, new_host = await services.rooms.transfer_host(
+            room, participant, data.participant_id
+        )
+        await announce(services.chat.host_changed(room_id, new_host))
         return new_host

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.params import FromQuery, JSONBody, Parameter
 
 from moot.rooms.api import Caller, RoomRef
+from moot.services import Svc
 from moot.settings import Settings
 from moot.transcription.control import (
     DesignateHost,
-    TranscriptionControl,
     TranscriptionStart,
     TranscriptionState,
 )
-from moot.transcription.history import TranscriptHistory
 from moot.transcription.schemas import TranscriptPage
-
-Control = NamedDependency[TranscriptionControl]
-History = NamedDependency[TranscriptHistory]
 
 
 def worker_url(request: Request[Any, Any, Any], settings: Settings) -> str:
@@ -36,9 +31,9 @@ class TranscriptionController(Controller):
 
     @get("/transcription", summary="Transcription state (participants)")
     async def state(
-        self, transcription: Control, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> TranscriptionState:
-        return await transcription.state(room, participant)
+        return await services.transcription.state(room, participant)
 
     @post(
         "/transcription/start",
@@ -49,18 +44,18 @@ class TranscriptionController(Controller):
     async def start(
         self,
         request: Request[Any, Any, Any],
-        transcription: Control,
-        settings: NamedDependency[Settings],
+        services: Svc,
         participant: Caller,
         room: RoomRef,
     ) -> TranscriptionStart:
-        return await transcription.start(room, participant, worker_url(request, settings))
+        url = worker_url(request, services.settings)
+        return await services.transcription.start(room, participant, url)
 
     @post("/transcription/stop", status_code=200, summary="Stop (transcription host or host)")
     async def stop(
-        self, transcription: Control, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room: RoomRef
     ) -> TranscriptionState:
-        return await transcription.stop(room, participant)
+        return await services.transcription.stop(room, participant)
 
     @post(
         "/transcription/host",
@@ -70,33 +65,33 @@ class TranscriptionController(Controller):
     async def designate(
         self,
         data: JSONBody[DesignateHost],
-        transcription: Control,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
     ) -> TranscriptionState:
-        return await transcription.designate(room, participant, data.participant_id)
+        return await services.transcription.designate(room, participant, data.participant_id)
 
     @get("/transcripts", summary="Final transcript segments, oldest first (participants)")
     async def list_transcripts(
         self,
-        transcripts: History,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
         after: Annotated[int | None, Parameter(ge=0, description="next_after of the page before")]
         = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> TranscriptPage:
-        return await transcripts.page(room, participant, after=after, limit=limit)
+        return await services.transcripts.page(room, participant, after=after, limit=limit)
 
     @get("/transcripts/export", summary="The whole transcript as txt, srt, vtt or json")
     async def export(
         self,
-        transcripts: History,
+        services: Svc,
         participant: Caller,
         room: RoomRef,
         format: FromQuery[Literal["txt", "srt", "vtt", "json"]] = "txt",
     ) -> Response[Any]:
-        body, media_type, filename = await transcripts.export(room, participant, format)
+        body, media_type, filename = await services.transcripts.export(room, participant, format)
         return Response(
             body,
             media_type=media_type,
@@ -104,3 +99,12 @@ class TranscriptionController(Controller):
         )
 
 
+
+
+@websocket("/ws/transcribe")
+async def transcribe_socket(socket: WebSocket[Any, Any, Any], services: Svc) -> None:
+    """The transcription host's audio: binary PCM16 mono 16 kHz chunks; `?token=` from
+    `POST /api/v1/rooms/{room}/transcription/start`."""
+    await socket.accept()
+    assert services.worker is not None, "the worker route is only mounted with a worker"
+    await services.worker.serve(socket)

@@ -20,8 +20,7 @@ from typing import Any, cast
 
 import asyncpg
 import structlog
-from litestar import WebSocket, websocket
-from litestar.di import NamedDependency
+from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
@@ -264,14 +263,3 @@ async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, messa
     with contextlib.suppress(Exception):
         await socket.send_json({"type": "error", "code": error, "message": message})
         await socket.close(code=code, reason=error)
-
-
-@websocket("/ws/transcribe")
-async def transcribe_socket(
-    socket: WebSocket[Any, Any, Any], worker: NamedDependency[TranscriptionWorker]
-) -> None:
-    """The transcription host's audio: binary PCM16 mono 16 kHz chunks; `?token=` from
-    `POST /api/v1/rooms/{room}/transcription/start`."""
-    await socket.accept()
-    await worker.serve(socket)
-
