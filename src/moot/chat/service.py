@@ -58,6 +58,27 @@ def new_message_id(ms: int) -> str:
     return f"{ms:013d}-{secrets.token_hex(4)}"
 
 
+def _new_message(
+    room_id: uuid.UUID,
+    participant_id: uuid.UUID | None,
+    display_name: str,
+    message_type: str,
+    content: str,
+) -> tuple[ChatMessage, tuple[str, int, bytes, bytes]]:
+    """A message stamped now, and what the store keeps of it: (id, score, JSON, event JSON)."""
+    now_ms = time.time_ns() // 1_000_000
+    message = ChatMessage(
+        id=new_message_id(now_ms),
+        room_id=room_id,
+        participant_id=participant_id,
+        display_name=display_name,
+        message_type=message_type,  # type: ignore[arg-type]
+        content=content,
+        created_at=datetime.fromtimestamp(now_ms / 1000, UTC),
+    )
+    return message, (message.id, now_ms, _encode(message), _encode(MessageCreated(message=message)))
+
+
 def _score(message_id: str) -> int:
     return int(message_id[:13])
 
@@ -108,19 +129,8 @@ class ChatService:
         message_type: str,
         content: str,
     ) -> ChatMessage:
-        now_ms = time.time_ns() // 1_000_000
-        message = ChatMessage(
-            id=new_message_id(now_ms),
-            room_id=room_id,
-            participant_id=participant_id,
-            display_name=display_name,
-            message_type=message_type,  # type: ignore[arg-type]
-            content=content,
-            created_at=datetime.fromtimestamp(now_ms / 1000, UTC),
-        )
-        await self._store.add_message(
-            room_id, message.id, now_ms, _encode(message), _encode(MessageCreated(message=message))
-        )
+        message, stored = _new_message(room_id, participant_id, display_name, message_type, content)
+        await self._store.add_message(room_id, *stored)
         return message
 
     async def history(
@@ -243,14 +253,18 @@ class ChatService:
         await self._store.publish_ephemeral(room_id, _encode(event))
 
     async def participant_joined(self, room_id: uuid.UUID, participant: ParticipantView) -> None:
-        await self._event(
-            room_id,
-            ParticipantJoined(participant=participant),
-            op="set",
-            who=participant.participant_id,
-            data=_encode(participant),
+        # On the join path: the event and its system message go to Redis in one round trip.
+        _, stored = _new_message(
+            room_id, None, "moot", "system", f"{participant.display_name} joined"
         )
-        await self.system_message(room_id, f"{participant.display_name} joined")
+        await self._store.publish_event_then_message(
+            room_id,
+            _encode(ParticipantJoined(participant=participant)),
+            stored,
+            participant_op="set",
+            participant_id=participant.participant_id,
+            participant=_encode(participant),
+        )
 
     async def participant_left(
         self,

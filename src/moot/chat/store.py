@@ -113,22 +113,17 @@ class ChatStore:
         self._replace = redis.register_script(_REPLACE)
         self._event = redis.register_script(_EVENT)
 
+    def _send_args(
+        self, room_id: uuid.UUID, message_id: str, score: int, message: bytes, event: bytes
+    ) -> tuple[list[str], list[Any]]:
+        args = [message_id, score, message, event, self._ttl, self._events_kept, channel(room_id)]
+        return room_keys(room_id), args
+
     async def add_message(
         self, room_id: uuid.UUID, message_id: str, score: int, message: bytes, event: bytes
     ) -> str:
-        cursor = await self._send(
-            keys=room_keys(room_id),
-            args=[
-                message_id,
-                score,
-                message,
-                event,
-                self._ttl,
-                self._events_kept,
-                channel(room_id),
-            ],
-        )
-        return _text(cursor)
+        keys, args = self._send_args(room_id, message_id, score, message, event)
+        return _text(await self._send(keys=keys, args=args))
 
     async def get_message(self, room_id: uuid.UUID, message_id: str) -> bytes | None:
         raw: Any = await self._redis.hget(index_key(room_id), message_id)
@@ -177,6 +172,26 @@ class ChatStore:
         )
         return cast(list[tuple[bytes, float]], rows)
 
+    def _event_args(
+        self,
+        room_id: uuid.UUID,
+        event: bytes,
+        participant_op: str,
+        participant_id: uuid.UUID | None,
+        participant: bytes,
+    ) -> tuple[list[str], list[Any]]:
+        keys = [events_key(room_id), participants_key(room_id), meta_key(room_id)]
+        args = [
+            event,
+            self._ttl,
+            self._events_kept,
+            channel(room_id),
+            participant_op,
+            str(participant_id or ""),
+            participant,
+        ]
+        return keys, args
+
     async def publish_event(
         self,
         room_id: uuid.UUID,
@@ -186,19 +201,29 @@ class ChatStore:
         participant_id: uuid.UUID | None = None,
         participant: bytes = b"",
     ) -> str:
-        cursor = await self._event(
-            keys=[events_key(room_id), participants_key(room_id), meta_key(room_id)],
-            args=[
-                event,
-                self._ttl,
-                self._events_kept,
-                channel(room_id),
-                participant_op,
-                str(participant_id or ""),
-                participant,
-            ],
+        keys, args = self._event_args(room_id, event, participant_op, participant_id, participant)
+        return _text(await self._event(keys=keys, args=args))
+
+    async def publish_event_then_message(
+        self,
+        room_id: uuid.UUID,
+        event: bytes,
+        message: tuple[str, int, bytes, bytes],
+        *,
+        participant_op: str = "",
+        participant_id: uuid.UUID | None = None,
+        participant: bytes = b"",
+    ) -> None:
+        """A room event and the system message that tells of it, in one round trip (both
+        scripts, in this order; `message` is id, score, message JSON, created-event JSON)."""
+        event_keys, event_args = self._event_args(
+            room_id, event, participant_op, participant_id, participant
         )
-        return _text(cursor)
+        send_keys, send_args = self._send_args(room_id, *message)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._event(keys=event_keys, args=event_args, client=pipe)
+            await self._send(keys=send_keys, args=send_args, client=pipe)
+            await pipe.execute()
 
     async def publish_ephemeral(self, room_id: uuid.UUID, event: bytes) -> None:
         await self._redis.publish(channel(room_id), b"|" + event)

@@ -175,11 +175,13 @@ class RoomService:
     ) -> tuple[RoomView, ParticipantView]:
         """The room and the caller's seat in it, or the error explaining why there is none."""
         room_id = await self.resolve(ref)
-        seat = await self.require_participant(room_id, participant_id)
         async with self._pool.acquire() as conn:
-            room = await store.get_room(conn, room_id)
-        if room is None:
+            found = await store.room_and_seat(conn, room_id, participant_id)
+        if found is None:
             raise MootError("room_not_found")
+        room, seat = found
+        if seat is None:
+            raise MootError("room_ended" if room.status == "ended" else "not_a_participant")
         return room, seat
 
     # -- create, join, leave -------------------------------------------------------------

@@ -92,6 +92,28 @@ async def get_room(conn: Conn, room_id: uuid.UUID) -> RoomView | None:
     return room_view(row) if row else None
 
 
+async def room_and_seat(
+    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+) -> tuple[RoomView, ParticipantView | None] | None:
+    """The room and this participant's active seat in it (None if they hold none), in one
+    round trip; None if there is no such room."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_ROOM_COLUMNS}, seat.participant_id, seat.display_name, seat.role,
+               seat.joined_at
+        FROM rooms r
+        LEFT JOIN room_participants seat
+          ON seat.room_id = r.id AND seat.participant_id = $2 AND seat.left_at IS NULL
+        WHERE r.id = $1
+        """,
+        room_id,
+        participant_id,
+    )
+    if row is None:
+        return None
+    return room_view(row), participant_view(row) if row["participant_id"] is not None else None
+
+
 async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
     """Take the room's row lock: joins, leaves and host actions on one room run one at a time."""
     return await conn.fetchrow(
