@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -28,14 +27,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from moot.infra.postgres import CLEANUP_LOCK
 from tests.conftest import Guest
 from tests.gladia_standin import GladiaStandIn, GladiaState
+from tests.processes import free_port, moot_env, start_moot, wait_ready
 from tests.test_chat_ws import closed_with, frames_until, next_of
-from tests.test_serve import free_port
-from tests.test_transcription import audio, eventually, stream, wait_ready
+from tests.test_transcription import audio, eventually, stream
 
 if TYPE_CHECKING:
     from tests.conftest import TestStores
 
-SECRET_KEY = "shared-secret-for-every-instance-0123456789"
 ROOM_CREATE_LIMIT = 3  # per client IP and minute, shared by every instance through Redis
 
 
@@ -60,19 +58,6 @@ class Instance:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def moot_env(stores: TestStores, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
-    env.update(
-        MOOT_DATABASE_URL=stores.database_url,
-        MOOT_REDIS_URL=stores.redis_url,
-        MOOT_SECRET_KEY=SECRET_KEY,
-        MOOT_LOG_FORMAT="json",
-        MOOT_CLEANUP_ENABLED="false",
-        **extra,
-    )
-    return env
-
-
 def spawn(
     command: str, name: str, directory: Path, stores: TestStores, **extra: str
 ) -> Instance:
@@ -80,10 +65,8 @@ def spawn(
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / f"{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moot.cli", command, "--port", str(port),
-             "--data-dir", str(directory / name)],
-            env=moot_env(stores, **extra), cwd=directory, stdout=out, stderr=subprocess.STDOUT,
+        process = start_moot(
+            command, port, directory / name, stores, output=out, cwd=directory, **extra
         )
     return Instance(name, port, process, log)
 

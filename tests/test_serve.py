@@ -14,12 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.processes import free_port, start_moot
 
 
 class Server:
@@ -197,30 +192,7 @@ def test_serve_with_urls_starts_nothing_embedded(server: Server, stores) -> None
 
 
 def start_with_urls(port: int, data_dir: Path, stores, **extra: str) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
-    env.update(
-        MOOT_DATABASE_URL=stores.database_url,
-        MOOT_REDIS_URL=stores.redis_url,
-        MOOT_SECRET_KEY="shared-secret-for-both-instances-0123456789",
-        MOOT_LOG_FORMAT="json",
-        MOOT_CLEANUP_ENABLED="false",
-        **extra,
-    )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "moot.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_moot("serve", port, data_dir, stores, **extra)
 
 
 async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, stores) -> None:  # type: ignore[no-untyped-def]

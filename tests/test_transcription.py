@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from moot.transcription.tokens import WorkerTokens
 from tests.conftest import SECRET, Guest, LiveMoot, MootFactory
 from tests.gladia_standin import GladiaStandIn, GladiaState
+from tests.processes import start_moot, wait_ready
 from tests.test_chat_ws import closed_with, next_of, socket
 
 LiveFactory = Callable[..., Awaitable[LiveMoot]]
@@ -376,41 +377,6 @@ async def test_a_worker_only_app_serves_audio_and_no_api(
 # -- graceful shutdown of a real worker process -----------------------------------------------
 
 
-def start_worker(port: int, data_dir: Any, stores: Any, **extra: str) -> Any:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
-    env.update(
-        MOOT_DATABASE_URL=stores.database_url,
-        MOOT_REDIS_URL=stores.redis_url,
-        MOOT_SECRET_KEY="shared-secret-for-both-instances-0123456789",
-        MOOT_LOG_FORMAT="json",
-        MOOT_CLEANUP_ENABLED="false",
-        **extra,
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "moot.cli", "worker", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_ready(base: str) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-        for _ in range(300):
-            try:
-                if (await http.get("/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{base} did not become ready")
-
-
 async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
     tmp_path: Any, stores: Any, db: asyncpg.Connection, gladia: GladiaState
 ) -> None:
@@ -427,7 +393,7 @@ async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
         MOOT_WORKER_PUBLIC_URL=f"ws://127.0.0.1:{worker_port}/ws/transcribe", **gladia_env,
     )
     # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
-    worker = start_worker(worker_port, tmp_path / "worker", stores,
+    worker = start_moot("worker", worker_port, tmp_path / "worker", stores,
                           MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000", **gladia_env)
     try:
         await wait_ready(f"http://127.0.0.1:{api_port}")

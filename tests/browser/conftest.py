@@ -7,9 +7,7 @@ They skip, saying what to install, when the client is not built or Chromium is m
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ import pytest_asyncio
 
 from tests.conftest import TestStores
 from tests.gladia_standin import GladiaStandIn, GladiaState
-from tests.test_serve import free_port
+from tests.processes import free_port, start_moot
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
@@ -82,25 +80,15 @@ def server(
     """`moot serve` with web/dist, on the test stores, transcribing through the stand-in."""
     work = tmp_path_factory.mktemp("browser")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
-    env.update(
-        MOOT_DATABASE_URL=stores.database_url,
-        MOOT_REDIS_URL=stores.redis_url,
-        MOOT_SECRET_KEY="browser-tests-secret-key-0123456789abcdef",
-        MOOT_LOG_FORMAT="json",
-        MOOT_CLEANUP_ENABLED="false",
-        MOOT_RATE_LIMIT_ENABLED="false",
-        MOOT_WEB_DIR=str(WEB_DIST),
-        MOOT_GLADIA_BASE_URL=gladia.base_url,
-        MOOT_GLADIA_API_KEY=gladia.api_key,
-        MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="50",
-    )
     log = work / "serve.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moot.cli", "serve", "--port", str(port),
-             "--data-dir", str(work / "data")],
-            cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
+        process = start_moot(
+            "serve", port, work / "data", stores, output=out, cwd=work,
+            MOOT_RATE_LIMIT_ENABLED="false",
+            MOOT_WEB_DIR=str(WEB_DIST),
+            MOOT_GLADIA_BASE_URL=gladia.base_url,
+            MOOT_GLADIA_API_KEY=gladia.api_key,
+            MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="50",
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -85,22 +85,21 @@ class TranscriptionUpdated(
     host_id: uuid.UUID | None
 
 
-class TranscriptPartial(msgspec.Struct, kw_only=True, tag="transcript.partial", tag_field="type"):
+class _Transcript(msgspec.Struct, kw_only=True):
     utterance_id: str
     participant_id: uuid.UUID
     text: str
-    start: float
+    start: float  # seconds since the room was created
     end: float
     language: str | None
 
 
-class TranscriptFinal(msgspec.Struct, kw_only=True, tag="transcript.final", tag_field="type"):
-    utterance_id: str
-    participant_id: uuid.UUID
-    text: str
-    start: float
-    end: float
-    language: str | None
+class TranscriptPartial(_Transcript, tag="transcript.partial", tag_field="type"):
+    """Replaced in place by the next partial, or the final, of the same utterance."""
+
+
+class TranscriptFinal(_Transcript, tag="transcript.final", tag_field="type"):
+    pass
 
 
 # -- addressed events: relayed to one participant's sockets only, never stored or replayed --
@@ -117,16 +116,18 @@ class IceCandidate(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=T
     username_fragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
 
 
-class SignalOffer(msgspec.Struct, kw_only=True, tag="signal.offer", tag_field="type"):
+class _SessionDescription(msgspec.Struct, kw_only=True):
     from_: uuid.UUID = msgspec.field(name="from")
     to: uuid.UUID
     sdp: str
 
 
-class SignalAnswer(msgspec.Struct, kw_only=True, tag="signal.answer", tag_field="type"):
-    from_: uuid.UUID = msgspec.field(name="from")
-    to: uuid.UUID
-    sdp: str
+class SignalOffer(_SessionDescription, tag="signal.offer", tag_field="type"):
+    pass
+
+
+class SignalAnswer(_SessionDescription, tag="signal.answer", tag_field="type"):
+    pass
 
 
 class SignalIce(msgspec.Struct, kw_only=True, tag="signal.ice", tag_field="type"):
@@ -188,14 +189,17 @@ class ClientSend(msgspec.Struct, tag="message.send", tag_field="type"):
     client_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-class ClientOffer(msgspec.Struct, kw_only=True, tag="signal.offer", tag_field="type"):
+class _ClientDescription(msgspec.Struct, kw_only=True):
     to: uuid.UUID
     sdp: SDP
 
 
-class ClientAnswer(msgspec.Struct, kw_only=True, tag="signal.answer", tag_field="type"):
-    to: uuid.UUID
-    sdp: SDP
+class ClientOffer(_ClientDescription, tag="signal.offer", tag_field="type"):
+    pass
+
+
+class ClientAnswer(_ClientDescription, tag="signal.answer", tag_field="type"):
+    pass
 
 
 class ClientIce(msgspec.Struct, kw_only=True, tag="signal.ice", tag_field="type"):
