@@ -53,10 +53,13 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "| guests | rooms | concurrency | joins/s | p50 ms | p99 ms (median [all runs]) | errors |",
         "| --- | --- | --- | --- | --- | --- | --- |",
-        (lambda j: f"| {j['guests']} | {j['rooms']} | {j['concurrency']} "
-                   f"| {j['joins_per_second']:,.0f} | {j['latency_p50_ms']} "
-                   f"| {j['latency_p99_ms']} [{', '.join(f'{v:g}' for v in j['all_latency_p99_ms'])}] "
-                   f"| {j['errors']} |")(report["join"]),
+        *(
+            f"| {j['guests']} | {j['rooms']} | {j['concurrency']} "
+            f"| {j['joins_per_second']:,.0f} | {j['latency_p50_ms']} "
+            f"| {j['latency_p99_ms']} [{', '.join(f'{v:g}' for v in j['all_latency_p99_ms'])}] "
+            f"| {j['errors']} |"
+            for j in report["join"]
+        ),
         "",
         "#### chat-fanout",
         "",

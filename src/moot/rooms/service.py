@@ -243,16 +243,15 @@ class RoomService:
                 raise MootError("room_not_found")
             if locked_room["status"] == "ended":
                 raise MootError("room_ended")
-            seat = await store.active_seat(conn, room_id, participant_id)
-            new_seat = seat is None
-            if seat is not None:
+            admission = await store.seat_and_admission(conn, room_id, participant_id)
+            new_seat = admission["id"] is None
+            if not new_seat:
                 # Joining again is a no-op (a reload, a second tab); a new name is taken.
-                you = store.participant_view(seat)
+                you = store.participant_view(admission)
                 if you.display_name != display_name:
-                    you = await store.rename_participant(conn, seat["id"], display_name)
+                    you = await store.rename_participant(conn, admission["id"], display_name)
             else:
                 await self._limiter.check("room_join", str(room_id))
-                admission = await store.admission(conn, room_id, participant_id)
                 if admission["removed"]:
                     raise MootError("removed_from_room")
                 if locked_room["locked"]:

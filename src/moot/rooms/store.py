@@ -19,7 +19,8 @@ _ROOM_COLUMNS = """
       WHERE p.room_id = r.id AND p.left_at IS NULL)::int AS participant_count
 """
 
-_PARTICIPANT_COLUMNS = "participant_id, display_name, role, joined_at"
+_PARTICIPANT_FIELDS = ("participant_id", "display_name", "role", "joined_at")
+_PARTICIPANT_COLUMNS = ", ".join(_PARTICIPANT_FIELDS)
 
 
 def room_view(row: asyncpg.Record) -> RoomView:
@@ -157,24 +158,31 @@ async def active_seat(
     )
 
 
-async def admission(conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> asyncpg.Record:
-    """Everything a new join is decided on, in one round trip: was this identity removed,
-    how many are in the room, and is there a host."""
+async def seat_and_admission(
+    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+) -> asyncpg.Record:
+    """Everything a join is decided on, in one round trip (run it under the room's lock, in a
+    statement of its own so it sees every join committed before the lock was granted): this
+    identity's active seat if any (`id` is NULL otherwise), whether it was removed, how many
+    are in the room, and whether there is a host."""
     row = await conn.fetchrow(
-        """
-        SELECT
+        f"""
+        SELECT seat.id, seat.livekit_sid, {", ".join(f"seat.{c}" for c in _PARTICIPANT_FIELDS)},
             EXISTS (SELECT 1 FROM room_participants
                     WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
                 AS removed,
-            count(*) FILTER (WHERE left_at IS NULL) AS present,
+            (SELECT count(*) FROM room_participants
+             WHERE room_id = $1 AND left_at IS NULL) AS present,
             EXISTS (SELECT 1 FROM room_participants
                     WHERE room_id = $1 AND role = 'host' AND left_at IS NULL) AS has_host
-        FROM room_participants WHERE room_id = $1 AND left_at IS NULL
+        FROM (SELECT 1) AS one
+        LEFT JOIN room_participants seat
+          ON seat.room_id = $1 AND seat.participant_id = $2 AND seat.left_at IS NULL
         """,
         room_id,
         participant_id,
     )
-    assert row is not None  # an aggregate always has a row
+    assert row is not None  # one row, always
     return row
 
 
