@@ -102,3 +102,18 @@ async def test_a_departure_is_handled_once_across_instances(live_factory: LiveFa
 
 async def _not_present(live: LiveMoot, room: dict[str, Any], who: Guest, viewer: Guest) -> bool:
     return not await present(live, room, who, viewer)
+
+
+async def test_leaving_and_joining_again_without_a_socket_keeps_the_new_seat(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as ws:
+        await next_of(ws, "ready")
+    # The socket is gone (a departure is due in a second), but the guest leaves and joins again
+    # over the API: the new seat was taken after that socket closed, so it stays.
+    assert (await guest.post(f"/api/v1/rooms/{room['code']}/leave")).status_code == 200
+    assert (await guest.join(room["code"], "Guest again")).status_code == 200
+    await asyncio.sleep(2.5)
+    assert await present(live, room, guest, host)

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal, cast
 
 import asyncpg
@@ -306,9 +307,14 @@ def create_app(
                     name="moot-cleanup",
                 )
             )
-        async def gone(room_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        async def gone(
+            room_id: uuid.UUID, participant_id: uuid.UUID, departed_at: datetime
+        ) -> None:
             """Their last socket closed a grace period ago and has not come back."""
             try:
+                _, seat = await rooms.seat_and_room(str(room_id), participant_id)
+                if seat.joined_at > departed_at:
+                    return  # they left and joined again since: this seat is not the one
                 _, result = await rooms.leave_room(str(room_id), participant_id)
             except MootError:
                 return  # already left, removed, or the room ended

@@ -13,6 +13,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import cast
 
 import structlog
 from redis.asyncio import Redis
@@ -21,6 +23,9 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 DUE_KEY = "presence:due"
+
+# (room, participant, when their last socket closed): leave them, unless their seat is newer.
+OnGone = Callable[[uuid.UUID, uuid.UUID, datetime], Awaitable[None]]
 _SWEEP_EVERY = 1.0  # seconds
 _COUNT_TTL = 24 * 3600  # a count left behind by a crashed instance expires on its own
 
@@ -61,13 +66,18 @@ class Presence:
             deadline_ms = int((time.time() + self.grace_seconds) * 1000)
             await self._redis.zadd(DUE_KEY, {_member(room_id, participant_id): deadline_ms})
 
-    async def sweep(self, on_gone: Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]) -> int:
+    async def sweep(self, on_gone: OnGone) -> int:
         """Let everyone due leave; the number of departures this instance handled."""
         now_ms = int(time.time() * 1000)
-        due = await self._redis.zrangebyscore(DUE_KEY, "-inf", now_ms, start=0, num=100)
+        due = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrangebyscore(
+                DUE_KEY, "-inf", now_ms, start=0, num=100, withscores=True
+            ),
+        )
         handled = 0
-        for raw in due:
-            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+        for raw, deadline_ms in due:
+            member = raw.decode()
             if not await self._redis.zrem(DUE_KEY, member):
                 continue  # another instance took it
             room_text, _, participant_text = member.partition(":")
@@ -76,13 +86,12 @@ class Presence:
             if count is not None and int(count) > 0:
                 continue  # back on another socket after all
             await self._redis.delete(_count_key(room_id, participant_id))
-            await on_gone(room_id, participant_id)
+            departed_at = datetime.fromtimestamp(deadline_ms / 1000 - self.grace_seconds, UTC)
+            await on_gone(room_id, participant_id, departed_at)
             handled += 1
         return handled
 
-    async def sweep_forever(
-        self, on_gone: Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
-    ) -> None:
+    async def sweep_forever(self, on_gone: OnGone) -> None:
         if not self.enabled:
             return
         while True:
