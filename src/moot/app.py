@@ -281,7 +281,7 @@ def create_app(
             transcripts=TranscriptHistory(pool, rooms),
             worker=worker,
         )
-        app.state.update(services=services, rooms=rooms, chat=chat, media=media)
+        app.state.services = services
 
         async def refresh_gauges() -> None:
             metrics_registry.db_pool_size.set(pool.get_size())

@@ -193,10 +193,6 @@ class RoomHub:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(name)
 
-    def close_room(self, room_id: uuid.UUID, code: int, reason: str) -> None:
-        for connection in list(self._rooms.get(room_id, ())):
-            connection.close_soon(code, reason)
-
     async def _read(self) -> None:
         while True:
             try:

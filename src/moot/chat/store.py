@@ -228,12 +228,6 @@ class ChatStore:
     async def publish_ephemeral(self, room_id: uuid.UUID, event: bytes) -> None:
         await self._redis.publish(channel(room_id), b"|" + event)
 
-    async def set_meta(self, room_id: uuid.UUID, fields: dict[str, str]) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(meta_key(room_id), mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(meta_key(room_id), self._ttl)
-            await pipe.execute()
-
     async def events_since(self, room_id: uuid.UUID, cursor: str) -> list[tuple[str, bytes]] | None:
         """Durable events after `cursor`, oldest first; None if some were already trimmed or
         expired (the client must reload history instead of replaying)."""
