@@ -36,9 +36,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def run_join(server: MootProcess, guests: int, rooms: int, concurrency: int) -> JoinResult:
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(server.url, connector=connector) as http:
+@dataclass
+class Guests:
+    """Rooms and identities made beforehand: creating a room and loading the page are not
+    part of the click being measured."""
+
+    codes: list[str]
+    tokens: list[str]
+
+
+async def prepare(server: MootProcess, guests: int, rooms: int) -> Guests:
+    async with aiohttp.ClientSession(server.url) as http:
 
         async def identity() -> str:
             async with http.post("/api/v1/identity") as response:
@@ -54,12 +62,19 @@ async def run_join(server: MootProcess, guests: int, rooms: int, concurrency: in
             ) as response:
                 codes.append((await response.json())["code"])
         tokens = [await identity() for _ in range(guests)]
+    return Guests(codes, tokens)
 
-        latencies: list[float] = []
-        errors = 0
-        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-        for n, token in enumerate(tokens):
-            queue.put_nowait((n, token))
+
+async def drive(server: MootProcess, guests: Guests, concurrency: int) -> JoinResult:
+    """Every guest joins (guest n goes to room n mod rooms) and asks for media access."""
+    codes, rooms = guests.codes, len(guests.codes)
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+    for n, token in enumerate(guests.tokens):
+        queue.put_nowait((n, token))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(server.url, connector=connector) as http:
 
         async def guest_loop() -> None:
             nonlocal errors
@@ -82,12 +97,17 @@ async def run_join(server: MootProcess, guests: int, rooms: int, concurrency: in
         started = time.perf_counter()
         await asyncio.gather(*(guest_loop() for _ in range(concurrency)))
         seconds = time.perf_counter() - started
+    count = len(guests.tokens)
     return JoinResult(
-        guests=guests, rooms=rooms, concurrency=concurrency, seconds=round(seconds, 3),
-        joins_per_second=round(guests / seconds, 1),
+        guests=count, rooms=rooms, concurrency=concurrency, seconds=round(seconds, 3),
+        joins_per_second=round(count / seconds, 1),
         latency_p50_ms=round(statistics.median(latencies), 2),
         latency_p99_ms=round(_percentile(latencies, 0.99), 2), errors=errors,
     )
+
+
+async def run_join(server: MootProcess, guests: int, rooms: int, concurrency: int) -> JoinResult:
+    return await drive(server, await prepare(server, guests, rooms), concurrency)
 
 
 async def join(server: MootProcess, smoke: bool, repeat: int) -> list[dict[str, Any]]:

@@ -22,14 +22,19 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-_SEND = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-local cursor = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'e', ARGV[4])
-redis.call('PUBLISH', ARGV[7], cursor .. '|' .. ARGV[4])
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
-return cursor
+# Scripts are built from Lua functions so that two of them can run as one script (one round
+# trip, one atomic step): each function takes its own keys and arguments.
+_SEND_FN = """
+local function send(keys, argv)
+  redis.call('ZADD', keys[1], argv[2], argv[3])
+  redis.call('HSET', keys[2], argv[1], argv[3])
+  local cursor = redis.call('XADD', keys[3], 'MAXLEN', '~', argv[6], '*', 'e', argv[4])
+  redis.call('PUBLISH', argv[7], cursor .. '|' .. argv[4])
+  for i = 1, #keys do redis.call('EXPIRE', keys[i], argv[5]) end
+  return cursor
+end
 """
+_SEND = _SEND_FN + "return send(KEYS, ARGV)"
 
 # Compare-and-swap on the index: the caller read `expected` and decided the change was
 # allowed; if someone changed the message since, nothing happens and the caller re-reads.
@@ -49,19 +54,33 @@ return cursor
 """
 
 # A durable room event, optionally updating the participants hash in the same step.
-_EVENT = """
-if ARGV[5] == 'set' then
-  redis.call('HSET', KEYS[2], ARGV[6], ARGV[7])
-elseif ARGV[5] == 'del' then
-  redis.call('HDEL', KEYS[2], ARGV[6])
-elseif ARGV[5] == 'clear' then
-  redis.call('DEL', KEYS[2])
+_EVENT_FN = """
+local function event(keys, argv)
+  if argv[5] == 'set' then
+    redis.call('HSET', keys[2], argv[6], argv[7])
+  elseif argv[5] == 'del' then
+    redis.call('HDEL', keys[2], argv[6])
+  elseif argv[5] == 'clear' then
+    redis.call('DEL', keys[2])
+  end
+  local cursor = redis.call('XADD', keys[1], 'MAXLEN', '~', argv[3], '*', 'e', argv[1])
+  redis.call('PUBLISH', argv[4], cursor .. '|' .. argv[1])
+  for i = 1, #keys do redis.call('EXPIRE', keys[i], argv[2]) end
+  return cursor
 end
-local cursor = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
-redis.call('PUBLISH', ARGV[4], cursor .. '|' .. ARGV[1])
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
-return cursor
 """
+_EVENT = _EVENT_FN + "return event(KEYS, ARGV)"
+
+# An event, then the system message that tells of it (KEYS: room_keys; ARGV: the event's 7
+# arguments, then the message's 7).
+_EVENT_THEN_SEND = (
+    _EVENT_FN
+    + _SEND_FN
+    + """
+event({KEYS[3], KEYS[4], KEYS[5]}, {unpack(ARGV, 1, 7)})
+return send(KEYS, {unpack(ARGV, 8, 14)})
+"""
+)
 
 
 def messages_key(room_id: uuid.UUID) -> str:
@@ -112,6 +131,7 @@ class ChatStore:
         self._send = redis.register_script(_SEND)
         self._replace = redis.register_script(_REPLACE)
         self._event = redis.register_script(_EVENT)
+        self._event_then_send = redis.register_script(_EVENT_THEN_SEND)
 
     def _send_args(
         self, room_id: uuid.UUID, message_id: str, score: int, message: bytes, event: bytes
@@ -214,16 +234,16 @@ class ChatStore:
         participant_id: uuid.UUID | None = None,
         participant: bytes = b"",
     ) -> None:
-        """A room event and the system message that tells of it, in one round trip (both
-        scripts, in this order; `message` is id, score, message JSON, created-event JSON)."""
-        event_keys, event_args = self._event_args(
+        """A room event and the system message that tells of it, in one script (one round
+        trip; `message` is id, score, message JSON, created-event JSON).
+
+        Not a pipeline of the two scripts: redis-py asks SCRIPT EXISTS before every
+        pipeline that holds scripts, which is a round trip of its own."""
+        _, event_args = self._event_args(
             room_id, event, participant_op, participant_id, participant
         )
-        send_keys, send_args = self._send_args(room_id, *message)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._event(keys=event_keys, args=event_args, client=pipe)
-            await self._send(keys=send_keys, args=send_args, client=pipe)
-            await pipe.execute()
+        keys, send_args = self._send_args(room_id, *message)
+        await self._event_then_send(keys=keys, args=event_args + send_args)
 
     async def publish_ephemeral(self, room_id: uuid.UUID, event: bytes) -> None:
         await self._redis.publish(channel(room_id), b"|" + event)

@@ -234,57 +234,35 @@ class RoomService:
     async def join_room(
         self, ref: str, participant_id: uuid.UUID, display_name: str, client: ClientInfo
     ) -> tuple[RoomSession, bool]:
-        """Join, or re-join idempotently; the flag says whether a new seat was taken."""
+        """Join, or re-join idempotently; the flag says whether a new seat was taken.
+
+        The decision runs in PostgreSQL under the room's lock, in one round trip (store
+        `join_room`). The room's join budget counts new seats only: it is read before, so a
+        spent budget refuses newcomers but not members re-joining, and charged after (joins
+        racing for the budget's last seat may overshoot it by a few)."""
         display_name = clean_display_name(display_name)
         room_id = await self.resolve(ref)
-        async with self._pool.acquire() as conn, conn.transaction():
-            locked_room = await store.lock_room(conn, room_id)
-            if locked_room is None:
-                raise MootError("room_not_found")
-            if locked_room["status"] == "ended":
-                raise MootError("room_ended")
-            admission = await store.seat_and_admission(conn, room_id, participant_id)
-            new_seat = admission["id"] is None
-            if not new_seat:
-                # Joining again is a no-op (a reload, a second tab); a new name is taken.
-                you = store.participant_view(admission)
-                if you.display_name != display_name:
-                    you = await store.rename_participant(conn, admission["id"], display_name)
-            else:
-                await self._limiter.check("room_join", str(room_id))
-                if admission["removed"]:
-                    raise MootError("removed_from_room")
-                if locked_room["locked"]:
-                    raise MootError("room_locked")
-                capacity = locked_room["max_participants"]
-                present = admission["present"]
-                if present >= capacity:
-                    raise MootError(
-                        "room_full",
-                        f"The room is full ({capacity} of {capacity}).",
-                        max_participants=capacity,
-                    )
-                mesh_limit = self._settings.mesh_max_participants
-                if self._livekit is None and present >= mesh_limit:
-                    raise MootError(
-                        "mesh_room_full",
-                        f"This meeting uses peer-to-peer video, which is limited to "
-                        f"{mesh_limit} participants; it is full.",
-                        mesh_max_participants=mesh_limit,
-                    )
-                # An empty room has no host; whoever comes in first takes the role.
-                role = "participant" if admission["has_host"] else "host"
-                you = await store.insert_participant(
-                    conn,
-                    room_id=room_id,
-                    participant_id=participant_id,
-                    display_name=display_name,
-                    role=role,
-                    client_ip=client.ip,
-                    user_agent=client.user_agent,
-                )
-            room = await store.touch_and_get(conn, room_id)
-        return _session(room, you), new_seat
+        budget = "room_join", str(room_id)
+        may_take_seat = await self._limiter.allows(*budget)
+        async with self._pool.acquire() as conn:
+            row = await store.join_room(
+                conn,
+                room_id=room_id,
+                participant_id=participant_id,
+                display_name=display_name,
+                client_ip=client.ip,
+                user_agent=client.user_agent,
+                may_take_seat=may_take_seat,
+                mesh_limit=None if self._livekit else self._settings.mesh_max_participants,
+            )
+        outcome = row["outcome"]
+        if outcome == "joined":
+            await self._limiter.charge(*budget)
+        elif outcome == "rate_limited":
+            raise await self._limiter.refusal(*budget)
+        elif outcome != "rejoined":
+            raise _join_refusal(outcome, row["max_participants"], self._settings)
+        return _session(store.room_view(row), store.participant_view(row)), outcome == "joined"
 
     async def leave_room(
         self, ref: str, participant_id: uuid.UUID
@@ -446,3 +424,21 @@ class RoomService:
 
 def _session(room: RoomView, you: ParticipantView) -> RoomSession:
     return RoomSession(**msgspec.structs.asdict(room), you=you)
+
+
+def _join_refusal(outcome: str, capacity: int | None, settings: Settings) -> MootError:
+    if outcome == "room_full":
+        return MootError(
+            "room_full",
+            f"The room is full ({capacity} of {capacity}).",
+            max_participants=capacity,
+        )
+    if outcome == "mesh_room_full":
+        limit = settings.mesh_max_participants
+        return MootError(
+            "mesh_room_full",
+            f"This meeting uses peer-to-peer video, which is limited to {limit} participants; "
+            "it is full.",
+            mesh_max_participants=limit,
+        )
+    return MootError(outcome)  # room_not_found, room_ended, removed_from_room, room_locked

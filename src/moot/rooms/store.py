@@ -158,29 +158,29 @@ async def active_seat(
     )
 
 
-async def seat_and_admission(
-    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+async def join_room(
+    conn: Conn,
+    *,
+    room_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    display_name: str,
+    client_ip: str | None,
+    user_agent: str | None,
+    may_take_seat: bool,
+    mesh_limit: int | None,
 ) -> asyncpg.Record:
-    """Everything a join is decided on, in one round trip (run it under the room's lock, in a
-    statement of its own so it sees every join committed before the lock was granted): this
-    identity's active seat if any (`id` is NULL otherwise), whether it was removed, how many
-    are in the room, and whether there is a host."""
+    """Join or re-join in one round trip: `moot_join_room` (migrations/0003_join_room.sql)
+    takes the room's lock, decides, takes or renames the seat, and returns the outcome with
+    the room and the seat."""
     row = await conn.fetchrow(
-        f"""
-        SELECT seat.id, seat.livekit_sid, {", ".join(f"seat.{c}" for c in _PARTICIPANT_FIELDS)},
-            EXISTS (SELECT 1 FROM room_participants
-                    WHERE room_id = $1 AND participant_id = $2 AND left_reason = 'removed')
-                AS removed,
-            (SELECT count(*) FROM room_participants
-             WHERE room_id = $1 AND left_at IS NULL) AS present,
-            EXISTS (SELECT 1 FROM room_participants
-                    WHERE room_id = $1 AND role = 'host' AND left_at IS NULL) AS has_host
-        FROM (SELECT 1) AS one
-        LEFT JOIN room_participants seat
-          ON seat.room_id = $1 AND seat.participant_id = $2 AND seat.left_at IS NULL
-        """,
+        "SELECT * FROM moot_join_room($1, $2, $3, $4::inet, $5, $6, $7)",
         room_id,
         participant_id,
+        display_name,
+        client_ip,
+        user_agent,
+        may_take_seat,
+        mesh_limit,
     )
     assert row is not None  # one row, always
     return row
