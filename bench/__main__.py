@@ -11,14 +11,14 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.capacity import capacity
-from bench.chat_fanout import SIZES, SMOKE_SIZES, chat_fanout
+from bench.chat_fanout import SIZES, SMOKE_SIZES, chat_fanout, run_fanout
 from bench.join import join, run_join
-from bench.chat_fanout import run_fanout
 from bench.redis_limit import redis_limit
 from bench.server import MootProcess
 from bench.transcript_ingest import transcript_ingest_median
@@ -41,23 +41,43 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def reference_ms() -> float:
+    """How fast the machine is right now: a fixed pure-Python loop, median of 5, in ms.
+
+    The shared machine this runs on drifts (the same commit has measured twice as slow an hour
+    later); runs are comparable only next to this figure."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for n in range(2_000_000):
+            total += n
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings), 1)
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"### moot benchmark — {report['date']}",
         "",
         f"Machine: {report['machine']}. One `moot serve` process (uvicorn), embedded "
         f"PostgreSQL and Valkey; the driver is a separate process. Cold start to /ready: "
-        f"{report['cold_start_seconds']:.2f} s.",
+        f"{report['cold_start_seconds']:.2f} s. Machine speed, a fixed pure-Python loop: "
+        f"{report['reference_ms'][0]} ms at the start, {report['reference_ms'][1]} ms at the "
+        "end (lower is faster; compare runs only next to it).",
         "",
         "#### join + media token",
         "",
-        "| guests | rooms | concurrency | joins/s | p50 ms | p99 ms (median [all runs]) | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| guests | rooms | in flight | media access | joins/s | p50 ms "
+        "| p99 ms (median [all runs]) | errors | CPU µs per join: moot / PostgreSQL / Valkey "
+        "/ driver |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {j['guests']} | {j['rooms']} | {j['concurrency']} "
+            f"| {'then POST …/media/token' if j['separate_token'] else 'in the join response'} "
             f"| {j['joins_per_second']:,.0f} | {j['latency_p50_ms']} "
             f"| {j['latency_p99_ms']} [{', '.join(f'{v:g}' for v in j['all_latency_p99_ms'])}] "
-            f"| {j['errors']} |"
+            f"| {j['errors']} | {' / '.join(str(v) for v in j['cpu_us_per_join'].values())} |"
             for j in report["join"]
         ),
         "",
@@ -79,7 +99,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "#### limit: the same fan-out over raw Redis pub/sub (no moot)",
         "",
-        "| rooms × subscribers | offered/s | raw deliveries/s | p99 ms | moot deliveries/s | moot ÷ raw |",
+        "| rooms × subscribers | offered/s | raw deliveries/s | p99 ms | moot deliveries/s "
+        "| moot ÷ raw |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for raw, ours in zip(report["redis_limit"], report["chat_fanout"], strict=True):
@@ -173,6 +194,7 @@ def main() -> None:
     seconds = args.seconds or (1.0 if args.smoke else 8.0)
     repeat = args.repeat or (1 if args.smoke else 3)
 
+    speed_before = reference_ms()
     with MootProcess() as server:
         joins = asyncio.run(join(server, args.smoke, repeat))
         fanout = asyncio.run(chat_fanout(server, args.smoke, seconds, repeat))
@@ -194,6 +216,7 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine(),
             "cold_start_seconds": round(server.cold_start_seconds, 3),
+            "reference_ms": [speed_before, 0.0],
             "repeat": repeat,
             "join": joins,
             "chat_fanout": fanout,
@@ -204,6 +227,7 @@ def main() -> None:
         }
     if not args.smoke:
         report["servers"] = compare_servers(seconds, repeat)
+    report["reference_ms"][1] = reference_ms()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     (args.out / f"{'smoke' if args.smoke else 'full'}-{stamp}.json").write_text(

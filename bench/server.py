@@ -60,6 +60,11 @@ class MootProcess:
         self.cold_start_seconds = time.perf_counter() - started
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGTERM)

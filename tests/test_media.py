@@ -92,6 +92,43 @@ async def test_tokens_grant_one_room_with_the_participants_identity_and_role(
         assert payload["exp"] - payload["nbf"] == 300
 
 
+async def test_creating_and_joining_hand_out_media_access_without_a_second_request(
+    moot_factory: MootFactory, livekit: StandIn
+) -> None:
+    moot = await livekit_moot(moot_factory, livekit)
+    host, guest = await moot.guest(), await moot.guest()
+    room = await host.create_room(display_name="Ada")
+    joined = await guest.join(room["code"], "Grace")
+    assert joined.status_code == 200
+
+    for who, session in ((host, room), (guest, joined.json())):
+        media = session["media"]
+        assert media["mode"] == "livekit"
+        assert media["url"] == livekit.url
+        assert media["room_name"] == room["livekit_room_name"]
+        assert verify(media["token"]).identity == who.participant_id
+
+
+async def test_a_join_while_livekit_is_down_succeeds_without_media_access(
+    moot_factory: MootFactory, livekit: StandIn
+) -> None:
+    moot = await livekit_moot(moot_factory, livekit)
+    host, guest = await moot.guest(), await moot.guest()
+    room = await host.create_room(display_name="Ada")
+    livekit.fail_with = (503, "unavailable")
+
+    joined = await guest.join(room["code"], "Grace")
+    assert joined.status_code == 200
+    assert joined.json()["media"] is None
+    assert joined.json()["you"]["display_name"] == "Grace"
+    # The token endpoint says why; once LiveKit is back it hands out the token.
+    path = f"/api/v1/rooms/{room['code']}/media/token"
+    refused = await guest.post(path)
+    assert (refused.status_code, refused.json()["code"]) == (503, "media_unavailable")
+    livekit.fail_with = None
+    assert verify((await guest.post(path)).json()["token"]).identity == guest.participant_id
+
+
 async def test_a_token_recreates_a_livekit_room_that_timed_out(
     moot_factory: MootFactory, livekit: StandIn
 ) -> None:

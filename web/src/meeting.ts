@@ -12,6 +12,7 @@ import { Observable } from './store';
 import type {
   ChatMessage,
   Identity,
+  MediaAccess,
   Participant,
   RoomEvent,
   RoomSession,
@@ -67,6 +68,8 @@ export class Meeting extends Observable<MeetingState> {
   private noticeId = 0;
   private unsubscribeLocal = () => {};
   private mediaStarted = false;
+  /** Media access that came with the join: used for the first start, saving a request. */
+  private joinedMedia: MediaAccess | null;
 
   constructor(
     room: RoomSession,
@@ -90,6 +93,7 @@ export class Meeting extends Observable<MeetingState> {
       ending: null,
       notices: [],
     });
+    this.joinedMedia = room.media ?? null;
     this.socket = new RoomSocket(room.id, identity.token, {
       onEvent: (event) => this.onEvent(event),
       onStatus: (status) => this.set({ status }),
@@ -417,7 +421,8 @@ export class Meeting extends Observable<MeetingState> {
 
   private async startMedia() {
     try {
-      const access = await api.mediaToken(this.roomId);
+      const access = this.joinedMedia ?? (await api.mediaToken(this.roomId));
+      this.joinedMedia = null;
       const stale = () => !this.mediaStarted || !!this.state.ending;
       if (stale()) return;
       const callbacks = {

@@ -30,6 +30,8 @@ export interface Room {
 
 export interface RoomSession extends Room {
   you: Participant;
+  /** How to connect media, handed out with the join; null if it could not be issued then. */
+  media?: MediaAccess | null;
 }
 
 export interface ChatMessage {

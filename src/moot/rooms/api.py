@@ -56,7 +56,7 @@ class RoomController(Controller):
     ) -> RoomSession:
         session = await services.rooms.create_room(participant, data, client_info(request))
         await announce(services.chat.participant_joined(session.id, session.you))
-        return session
+        return await services.media.with_media(session)
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
     async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
@@ -76,7 +76,7 @@ class RoomController(Controller):
         )
         if new_seat:
             await announce(services.chat.participant_joined(session.id, session.you))
-        return session
+        return await services.media.with_media(session)
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
     async def leave_room(

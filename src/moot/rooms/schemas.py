@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from moot.media.schemas import MediaAccess
+
 Title = Annotated[str, msgspec.Meta(max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 DisplayName = Annotated[str, msgspec.Meta(max_length=200)]
@@ -52,9 +54,12 @@ class RoomView(msgspec.Struct, kw_only=True):
 
 
 class RoomSession(RoomView, kw_only=True):
-    """What the creator or a joiner gets back: the room, plus their own place in it."""
+    """What the creator or a joiner gets back: the room, their own place in it, and how to
+    connect audio and video right away (what POST …/media/token returns; null when it could
+    not be issued with the join, say LiveKit is down: that endpoint's error says why)."""
 
     you: ParticipantView
+    media: MediaAccess | None = None
 
 
 class ParticipantList(msgspec.Struct, kw_only=True):
