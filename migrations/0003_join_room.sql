@@ -124,3 +124,9 @@ $$;
 -- idx_participants_active (room_id, left_at) serves every lookup this one did; one index
 -- fewer to write on each join.
 DROP INDEX idx_participants_room;
+
+-- The retention purge only looks at people who left; a join no longer writes this index.
+DROP INDEX idx_participants_personal_data;
+CREATE INDEX idx_participants_personal_data
+    ON room_participants (left_at)
+    WHERE left_at IS NOT NULL AND (client_ip IS NOT NULL OR user_agent IS NOT NULL);

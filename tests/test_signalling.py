@@ -524,6 +524,20 @@ async def test_the_media_token_in_mesh_mode_says_mesh_and_carries_no_token(
     assert (response.status_code, response.json()["code"]) == (403, "not_a_participant")
 
 
+async def test_joining_a_mesh_room_says_mesh_in_the_join_response(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(mesh_max_participants=4)
+    host, guest = await live.guest(), await live.guest()
+    room = await host.create_room()
+    joined = (await guest.join(room["code"], "Grace")).json()
+    for session in (room, joined):
+        assert session["media"] == {
+            "mode": "mesh", "mesh_max_participants": 4,
+            "url": None, "token": None, "expires_in": None, "room_name": None,
+        }
+
+
 async def test_the_webrtc_config_lists_stun_turn_with_fresh_credentials_and_fallbacks(
     live_factory: LiveFactory,
 ) -> None:
