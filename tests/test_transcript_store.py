@@ -268,6 +268,22 @@ async def test_250_segments_with_batch_size_100_are_written_in_three_flushes(
     assert await stored(db, room_id) == [s.utterance_id for s in many(room_id, 250)]
 
 
+async def test_a_long_backlog_is_written_in_batches_ten_times_bigger(
+    harness: Harness, db: asyncpg.Connection
+) -> None:
+    room_id = await new_room(db)
+    batch_writer, metrics = await harness.writer(flush_interval=0.2, batch_size=100)
+    for s in many(room_id, 2_500):  # more than ten batches wait
+        batch_writer.put(s)
+
+    await eventually(lambda: _count(db, room_id, 2_500))
+    await eventually(drained(batch_writer))
+    # 1,000 at a time while more than ten batches wait; then the usual 100.
+    assert [len(ids) for ids in harness.inserts] == [1_000, 1_000, 100, 100, 100, 100, 100]
+    assert sample(metrics, "moot_transcript_rows_written_total") == 2_500
+    assert await stored(db, room_id) == [s.utterance_id for s in many(room_id, 2_500)]
+
+
 async def _count(db: asyncpg.Connection, room_id: uuid.UUID, expected: int) -> bool:
     return len(await stored(db, room_id)) == expected
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import secrets
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +84,29 @@ def cmd_worker(settings: Settings, port: int | None) -> int:
     return _run(settings, "worker", port if port is not None else settings.worker_port)
 
 
+def _preload(*modules: str) -> threading.Thread:
+    """Import modules on a thread while the embedded servers start. initdb and pg_ctl run in
+    processes of their own, so the app's imports (most of a second of CPU) overlap them
+    instead of coming after: part of a cold start under 3 s (README, Performance)."""
+
+    def load() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="moot-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def _run(settings: Settings, component: Component, port: int) -> int:
-    import uvicorn
-
-    from moot.app import create_app
-    from moot.infra.postgres import migrate_url
-
+    preload = _preload("uvicorn", "moot.app")
     with stores(settings) as found:
+        preload.join()
+        import uvicorn
+
+        from moot.app import create_app
+        from moot.infra.postgres import migrate_url
+
         applied = asyncio.run(migrate_url(found.database_url))
         log.info("migrations_checked", applied=applied)
         app = create_app(

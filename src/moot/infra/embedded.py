@@ -6,6 +6,7 @@ data in the data directory, so a restart finds rooms and chat where they were.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import socket
@@ -50,10 +51,20 @@ class EmbeddedServices:
 
     def start(self, *, postgres: bool, redis: bool) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if postgres:
-            self._start_postgres()
-        if redis:
-            self._start_valkey()
+        if not (postgres and redis):
+            if postgres:
+                self._start_postgres()
+            if redis:
+                self._start_valkey()
+            return
+        # Both: Valkey starts on a thread while PostgreSQL's initdb and pg_ctl run; each
+        # mostly waits on its own server process.
+        with concurrent.futures.ThreadPoolExecutor(1, "moot-valkey") as pool:
+            valkey = pool.submit(self._start_valkey)
+            try:
+                self._start_postgres()
+            finally:
+                valkey.result()
 
     def _start_postgres(self) -> None:
         _quiet_library_loggers()

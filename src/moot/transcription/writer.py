@@ -1,4 +1,4 @@
-"""Final transcript segments to PostgreSQL in batches: one multi-row insert per batch, every
+"""Final transcript segments to PostgreSQL in batches: one COPY per batch, every
 flush_interval or as soon as batch_size segments wait, retried until the database takes them.
 
 `put` never blocks and never drops. It is called from the loop that reads Gladia's socket;
@@ -27,6 +27,7 @@ from moot.transcription.schemas import Segment
 log = structlog.get_logger(__name__)
 
 _PARALLEL = 2  # batches in flight at once when there is a backlog
+_BACKLOG = 10  # more than this many batches waiting: write batches this many times bigger
 _FIRST_RETRY = 0.05  # seconds before retrying a failed batch; doubles up to max_backoff
 _CLOSING_RETRY = 0.2  # while closing there is a deadline: retry at least this often
 
@@ -162,11 +163,14 @@ class BatchWriter:
                     await _wait(self._wake, delay)
                     continue
             # A backlog is written by up to `_PARALLEL` batches at once, on their own
-            # connections: PostgreSQL stores one while we encode the next (bench/, ingest).
-            queued = [segment for _, segment in
-                      itertools.islice(self._pending, self._batch_size * _PARALLEL)]
-            batches = [queued[at:at + self._batch_size]
-                       for at in range(0, len(queued), self._batch_size)]
+            # connections: PostgreSQL stores one while we encode the next. A long one (the
+            # database was slow or away) goes in bigger batches, paying each statement's
+            # fixed cost once per thousand rows rather than per hundred (bench/, ingest).
+            size = self._batch_size
+            if len(self._pending) > size * _BACKLOG:
+                size *= _BACKLOG
+            queued = [segment for _, segment in itertools.islice(self._pending, size * _PARALLEL)]
+            batches = [queued[at:at + size] for at in range(0, len(queued), size)]
             errors = await asyncio.gather(*(self._flush(batch) for batch in batches))
             # Drop what is stored from the front; a failed batch and those after it stay
             # (any of them already stored is skipped as a duplicate when retried).
