@@ -6,10 +6,11 @@
 -- committed before the lock was granted. That is what keeps a 10-seat room at 10 under 50
 -- simultaneous joins.
 --
--- outcome: 'joined' (a new seat), 'rejoined' (the identity already had one; a new name is
--- taken), or the refusal: 'room_not_found', 'room_ended', 'rate_limited', 'removed_from_room',
+-- outcome: 'joined' (a new seat), 'rejoined' (the identity already had one), 'renamed' (it
+-- had one and came back with a new name, which is taken; previous_name is the old one), or
+-- the refusal: 'room_not_found', 'room_ended', 'rate_limited', 'removed_from_room',
 -- 'room_locked', 'room_full', 'mesh_room_full'. The room and seat columns are filled when the
--- outcome is 'joined' or 'rejoined'; max_participants is also filled for 'room_full'.
+-- outcome is not a refusal; max_participants is also filled for 'room_full'.
 
 CREATE FUNCTION moot_join_room(
     p_room          uuid,
@@ -37,7 +38,8 @@ RETURNS TABLE (
     participant_id    uuid,
     display_name      varchar,
     role              varchar,
-    joined_at         timestamptz
+    joined_at         timestamptz,
+    previous_name     varchar
 )
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -67,6 +69,8 @@ BEGIN
         -- Joining again is a no-op (a reload, a second tab); a new name is taken.
         outcome := 'rejoined';
         IF seat.display_name <> p_display_name THEN
+            outcome := 'renamed';
+            previous_name := seat.display_name;
             UPDATE room_participants p SET display_name = p_display_name WHERE p.id = seat.id
             RETURNING * INTO seat;
         END IF;

@@ -147,6 +147,28 @@ async def test_joins_leaves_and_host_changes_are_pushed_with_system_messages(
         assert changed["host"]["participant_id"] == guest.participant_id
 
 
+async def test_a_member_who_joins_again_under_a_new_name_is_announced_renamed(
+    live: LiveMoot,
+) -> None:
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], host) as ws:
+        await next_of(ws, "ready")
+        assert (await guest.join(room["code"], "Grace H.")).status_code == 200
+        updated = await next_of(ws, "participant.updated")
+        assert updated["participant"]["participant_id"] == guest.participant_id
+        assert updated["participant"]["display_name"] == "Grace H."
+        system = await next_of(ws, "message.created")
+        assert system["message"]["content"].endswith(" is now Grace H.")
+
+        # The same name again changes nothing and says nothing.
+        assert (await guest.join(room["code"], "Grace H.")).status_code == 200
+        await host.post(f"/api/v1/rooms/{room['code']}/lock")
+        between = await frames_until(ws, "room.updated")
+        assert [f["type"] for f in between if f["type"].startswith("participant.")] == []
+    people = (await host.get(f"/api/v1/rooms/{room['code']}/participants")).json()["items"]
+    assert {p["display_name"] for p in people} >= {"Grace H."}
+
+
 async def test_a_removed_participant_is_told_and_disconnected(live: LiveMoot) -> None:
     room, host, guest = await meeting(live)
     async with (

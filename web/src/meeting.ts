@@ -203,6 +203,14 @@ export class Meeting extends Observable<MeetingState> {
         if (this.media instanceof MeshSession) this.media.remove(event.participant_id);
         this.set({ typing: this.state.typing.filter((t) => t.id !== event.participant_id) });
         break;
+      case 'participant.updated': {
+        const updated = event.participant;
+        this.setParticipants(
+          this.state.participants.map((p) => (p.participant_id === updated.participant_id ? updated : p)),
+        );
+        if (updated.participant_id === this.state.you.participant_id) this.set({ you: updated });
+        break;
+      }
       case 'host.changed': {
         const hostId = event.host.participant_id;
         const participants = this.state.participants.map((p) =>

@@ -104,6 +104,7 @@ export type RoomEvent =
   | { type: 'message.edited'; cursor: string; message: ChatMessage }
   | { type: 'message.deleted'; cursor: string; message_id: string; deleted_by: string }
   | { type: 'participant.joined'; cursor: string; participant: Participant }
+  | { type: 'participant.updated'; cursor: string; participant: Participant }
   | {
       type: 'participant.left';
       cursor: string;

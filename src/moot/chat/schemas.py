@@ -53,6 +53,14 @@ class ParticipantJoined(msgspec.Struct, kw_only=True, tag="participant.joined", 
     participant: ParticipantView
 
 
+class ParticipantUpdated(
+    msgspec.Struct, kw_only=True, tag="participant.updated", tag_field="type"
+):
+    """Someone already in the room changed their display name (they joined again with it)."""
+
+    participant: ParticipantView
+
+
 class ParticipantLeft(msgspec.Struct, kw_only=True, tag="participant.left", tag_field="type"):
     participant_id: uuid.UUID
     display_name: str
@@ -152,6 +160,7 @@ RoomEvent = (
     | MessageEdited
     | MessageDeleted
     | ParticipantJoined
+    | ParticipantUpdated
     | ParticipantLeft
     | HostChanged
     | RoomUpdated

@@ -27,6 +27,7 @@ from moot.chat.schemas import (
     MuteRequested,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipantUpdated,
     RoomEnded,
     RoomEvent,
     RoomUpdated,
@@ -287,6 +288,18 @@ class ChatService:
         await self.system_message(room_id, f"{participant.display_name} {verb}")
         if new_host is not None:
             await self.host_changed(room_id, new_host)
+
+    async def participant_renamed(
+        self, room_id: uuid.UUID, participant: ParticipantView, old_name: str
+    ) -> None:
+        await self._event(
+            room_id,
+            ParticipantUpdated(participant=participant),
+            op="set",
+            who=participant.participant_id,
+            data=_encode(participant),
+        )
+        await self.system_message(room_id, f"{old_name} is now {participant.display_name}")
 
     async def host_changed(self, room_id: uuid.UUID, host: ParticipantView) -> None:
         await self._event(

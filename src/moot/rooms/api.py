@@ -71,11 +71,16 @@ class RoomController(Controller):
         participant: Caller,
         room: RoomRef,
     ) -> RoomSession:
-        session, new_seat = await services.rooms.join_room(
+        joined = await services.rooms.join_room(
             room, participant, data.display_name, client_info(request)
         )
-        if new_seat:
+        session = joined.session
+        if joined.new_seat:
             await announce(services.chat.participant_joined(session.id, session.you))
+        elif joined.renamed_from is not None:
+            await announce(
+                services.chat.participant_renamed(session.id, session.you, joined.renamed_from)
+            )
         return await services.media.with_media(session)
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")

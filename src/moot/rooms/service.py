@@ -40,6 +40,13 @@ _RESOLVED_KEPT = 10_000  # room refs remembered per process
 
 
 @dataclass(frozen=True)
+class Joined:
+    session: RoomSession
+    new_seat: bool
+    renamed_from: str | None  # a member came back under a new name; this was the old one
+
+
+@dataclass(frozen=True)
 class ClientInfo:
     """Where a request came from; kept on the participant row until the retention purge."""
 
@@ -233,8 +240,8 @@ class RoomService:
 
     async def join_room(
         self, ref: str, participant_id: uuid.UUID, display_name: str, client: ClientInfo
-    ) -> tuple[RoomSession, bool]:
-        """Join, or re-join idempotently; the flag says whether a new seat was taken.
+    ) -> Joined:
+        """Join, or re-join idempotently (taking the name given, if it is a new one).
 
         The decision runs in PostgreSQL under the room's lock, in one round trip (store
         `join_room`). The room's join budget counts new seats only: it is read before, so a
@@ -260,9 +267,10 @@ class RoomService:
             await self._limiter.charge(*budget)
         elif outcome == "rate_limited":
             raise await self._limiter.refusal(*budget)
-        elif outcome != "rejoined":
+        elif outcome not in ("rejoined", "renamed"):
             raise _join_refusal(outcome, row["max_participants"], self._settings)
-        return _session(store.room_view(row), store.participant_view(row)), outcome == "joined"
+        session = _session(store.room_view(row), store.participant_view(row))
+        return Joined(session, new_seat=outcome == "joined", renamed_from=row["previous_name"])
 
     async def leave_room(
         self, ref: str, participant_id: uuid.UUID
