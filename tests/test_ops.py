@@ -353,3 +353,48 @@ async def test_an_unexpected_error_logs_no_client_ip_or_display_name(
     assert "198.51.100.99" not in err  # ...without who sent it
     assert "SecretName" not in err
     assert "SecretBrowser" not in err
+
+
+# -- browsers on other origins -------------------------------------------------------------
+
+
+async def test_a_web_client_on_a_listed_origin_may_call_the_api(
+    moot_factory: MootFactory,
+) -> None:
+    moot = await moot_factory(cors_origins="https://meet.example, https://other.example/")
+    preflight = await moot.http.options(
+        "/api/v1/rooms",
+        headers={
+            "Origin": "https://meet.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-participant-id",
+        },
+    )
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["access-control-allow-origin"] == "https://meet.example"
+    assert "x-participant-id" in preflight.headers["access-control-allow-headers"].lower()
+
+    created = await moot.http.post(
+        "/api/v1/rooms", json={}, headers={"Origin": "https://other.example"}
+    )
+    assert created.status_code == 201
+    assert created.headers["access-control-allow-origin"] == "https://other.example"
+    # The page must be able to read the identity it was just given.
+    assert "x-participant-id" in created.headers["access-control-expose-headers"].lower()
+
+
+async def test_other_origins_and_the_default_get_no_cors_headers(
+    moot_factory: MootFactory,
+) -> None:
+    listed = await moot_factory(cors_origins="https://meet.example")
+    stranger = await listed.http.post(
+        "/api/v1/rooms", json={}, headers={"Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in stranger.headers
+
+    default = await moot_factory()
+    response = await default.http.post(
+        "/api/v1/rooms", json={}, headers={"Origin": "https://meet.example"}
+    )
+    assert response.status_code == 201
+    assert "access-control-allow-origin" not in response.headers

@@ -156,9 +156,9 @@ def test_a_quoted_value_may_be_followed_by_a_comment(tmp_path: Path) -> None:
 
 
 def test_an_empty_value_is_an_empty_string(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text('MOOT_PUBLIC_URL=\nMOOT_CORS_ORIGINS=""\n')
+    (tmp_path / ".env").write_text('MOOT_WEB_DIR=\nMOOT_CORS_ORIGINS=""\n')
     settings = load_settings(environ={}, env_dir=tmp_path)
-    assert settings.public_url == ""
+    assert settings.web_dir == ""
     assert settings.cors_origins == ""
 
 

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 from limits.errors import StorageError
 from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -207,6 +208,21 @@ def request_middleware(metrics: Metrics) -> Any:
 Component = Literal["all", "api", "worker"]
 
 
+def cors_config(origins: str) -> CORSConfig | None:
+    """Browsers on these origins may call the API and read the headers it sends back."""
+    allowed = [origin.strip().rstrip("/") for origin in origins.split(",") if origin.strip()]
+    if not allowed:
+        return None
+    return CORSConfig(
+        allow_origins=allowed,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Content-Type", PARTICIPANT_HEADER, REQUEST_ID_HEADER],
+        expose_headers=[PARTICIPANT_HEADER, "X-Participant-Public-ID", REQUEST_ID_HEADER,
+                        "Retry-After"],
+        max_age=600,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -363,6 +379,7 @@ def create_app(
             *([web_router(root)] if with_api and (root := web_root(settings)) else []),
         ],
         lifespan=[lifespan],
+        cors_config=cors_config(settings.cors_origins),
         state=State({"metrics": metrics_registry, "settings": settings}),
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -26,10 +26,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Network
     host: str = "127.0.0.1"
     port: Port = 8000
-    public_url: str = ""
     web_dir: str = ""  # the web client's build; empty: the packaged one, else web/dist
     forwarded_allow_ips: str = "127.0.0.1"
     server: Literal["uvicorn", "granian"] = "uvicorn"  # the ASGI server (README, Performance)
+    # Origins (comma-separated) whose pages may call the API from a browser: a web client
+    # served from another host. Empty: only pages moot serves itself (same origin).
     cors_origins: str = ""
 
     # Stores. Empty URLs mean: start embedded PostgreSQL / Valkey in data_dir.
