@@ -35,7 +35,6 @@ from moot.settings import Settings
 
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
-DEFAULT_TITLE = "Quick meeting"
 _RESOLVED_KEPT = 10_000  # room refs remembered per process
 
 
@@ -205,7 +204,9 @@ class RoomService:
                 f"max_participants must be at most {settings.room_max_participants_limit}.",
                 field="max_participants",
             )
-        title = clean_text(body.title) or DEFAULT_TITLE
+        # No title is stored as "": clients show the room's code (a default title would be
+        # in one language for everyone).
+        title = clean_text(body.title)
         description = clean_text(body.description) if body.description else None
         display_name = clean_display_name(body.display_name)
         expires_at = datetime.now(UTC) + timedelta(seconds=settings.room_max_lifetime_seconds)
