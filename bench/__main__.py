@@ -64,7 +64,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"PostgreSQL and Valkey; the driver is a separate process. Cold start to /ready: "
         f"{report['cold_start_seconds']:.2f} s. Machine speed, a fixed pure-Python loop: "
         f"{report['reference_ms'][0]} ms at the start, {report['reference_ms'][1]} ms at the "
-        "end (lower is faster; compare runs only next to it).",
+        f"end (lower is faster; compare runs only next to it). The run took "
+        f"{report['run_seconds'] / 60:.1f} minutes.",
         "",
         "#### join + media token",
         "",
@@ -123,9 +124,10 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("servers"):
         lines += [
             "",
-            "#### uvicorn vs granian (same app, one worker process each)",
+            "#### uvicorn vs granian (same app, one worker process each, one run each)",
             "",
-            "| server | cold start s | joins/s | join p99 ms | fan-out 20×25 @ 40k/s offered: "
+            "| server | cold start s | joins/s (16 in flight) | join p99 ms "
+            "| fan-out 20×25 @ 40k/s offered: "
             "deliveries/s | p50 ms | p99 ms |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
@@ -160,21 +162,16 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def compare_servers(seconds: float, repeat: int) -> dict[str, Any]:
-    """The same join and saturating fan-out runs on uvicorn and on granian; medians (of 2 runs
-    in a full run: the mean)."""
+def compare_servers(seconds: float) -> dict[str, Any]:
+    """The same join run (16 in flight) and a short saturating fan-out on uvicorn and on
+    granian, one run each: a side-by-side check, kept short so the whole bench stays under
+    10 minutes."""
     results: dict[str, Any] = {}
     for kind in ("uvicorn", "granian"):
         with MootProcess(extra_env={"MOOT_SERVER": kind}) as server:
-            joins = sorted(
-                (asyncio.run(run_join(server, 2000, 100, 32)) for _ in range(repeat)),
-                key=lambda r: r.joins_per_second,
-            )
-            fans = sorted(
-                (asyncio.run(run_fanout(server, 20, 25, 80.0, seconds)) for _ in range(repeat)),
-                key=lambda r: r.deliveries_per_second,
-            )
-            j, f = joins[len(joins) // 2], fans[len(fans) // 2]
+            asyncio.run(run_join(server, 300, 10, 8))  # warm-up, as in the join scenario
+            j = asyncio.run(run_join(server, 2000, 100, 16))
+            f = asyncio.run(run_fanout(server, 20, 25, 80.0, seconds))
             results[kind] = {
                 "cold_start_seconds": round(server.cold_start_seconds, 2),
                 "joins_per_second": j.joins_per_second,
@@ -197,6 +194,7 @@ def main() -> None:
     seconds = args.seconds or (1.0 if args.smoke else 6.0)
     repeat = args.repeat or (1 if args.smoke else 3)
 
+    began = time.perf_counter()
     speed_before = reference_ms()
     with MootProcess() as server:
         joins = asyncio.run(join(server, args.smoke, repeat))
@@ -229,8 +227,9 @@ def main() -> None:
             "targets": TARGETS,
         }
     if not args.smoke:
-        report["servers"] = compare_servers(seconds, min(repeat, 2))
+        report["servers"] = compare_servers(seconds / 2)
     report["reference_ms"][1] = reference_ms()
+    report["run_seconds"] = round(time.perf_counter() - began)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     (args.out / f"{'smoke' if args.smoke else 'full'}-{stamp}.json").write_text(
