@@ -132,19 +132,6 @@ async def touch_room(conn: Conn, room_id: uuid.UUID) -> None:
     )
 
 
-async def touch_and_get(conn: Conn, room_id: uuid.UUID) -> RoomView:
-    """Mark activity and read the room back, in one round trip."""
-    row = await conn.fetchrow(
-        f"""
-        UPDATE rooms AS r SET last_activity_at = now(), updated_at = now()
-        WHERE r.id = $1 RETURNING {_ROOM_COLUMNS}
-        """,
-        room_id,
-    )
-    assert row is not None  # the caller holds the room's row lock
-    return room_view(row)
-
-
 async def active_seat(
     conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID
 ) -> asyncpg.Record | None:
@@ -209,19 +196,6 @@ async def insert_participant(
         role,
         client_ip,
         user_agent,
-    )
-    assert row is not None
-    return participant_view(row)
-
-
-async def rename_participant(conn: Conn, seat_id: uuid.UUID, display_name: str) -> ParticipantView:
-    row = await conn.fetchrow(
-        f"""
-        UPDATE room_participants SET display_name = $2 WHERE id = $1
-        RETURNING {_PARTICIPANT_COLUMNS}
-        """,
-        seat_id,
-        display_name,
     )
     assert row is not None
     return participant_view(row)
