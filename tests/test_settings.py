@@ -78,16 +78,18 @@ def test_dot_env_local_overrides_dot_env_and_the_environment_overrides_both(
     tmp_path: Path,
 ) -> None:
     (tmp_path / ".env").write_text(
-        "MOOT_HOST=10.0.0.1\nMOOT_PORT=8001\nMOOT_PUBLIC_URL=https://env.example\n"
+        "MOOT_HOST=10.0.0.1\nMOOT_PORT=8001\nMOOT_CORS_ORIGINS=https://env.example\n"
     )
-    (tmp_path / ".env.local").write_text("MOOT_PORT=8002\nMOOT_PUBLIC_URL=https://local.example\n")
+    (tmp_path / ".env.local").write_text(
+        "MOOT_PORT=8002\nMOOT_CORS_ORIGINS=https://local.example\n"
+    )
 
     settings = load_settings(
-        environ={"MOOT_PUBLIC_URL": "https://environment.example"}, env_dir=tmp_path
+        environ={"MOOT_CORS_ORIGINS": "https://environment.example"}, env_dir=tmp_path
     )
     assert settings.host == "10.0.0.1"  # only in .env
     assert settings.port == 8002  # .env.local beats .env
-    assert settings.public_url == "https://environment.example"  # environment beats both
+    assert settings.cors_origins == "https://environment.example"  # environment beats both
 
 
 def test_either_env_file_may_be_missing(tmp_path: Path) -> None:

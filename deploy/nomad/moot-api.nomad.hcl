@@ -126,7 +126,6 @@ job "moot-api" {
         MOOT_HOST                = "0.0.0.0"
         MOOT_PORT                = "8000"
         MOOT_LOG_FORMAT          = "json"
-        MOOT_PUBLIC_URL          = "https://${var.domain}"
         MOOT_FORWARDED_ALLOW_IPS = var.forwarded_allow_ips
         MOOT_WORKER_EMBEDDED     = "false"
         MOOT_WORKER_PUBLIC_URL   = "wss://${var.domain}/ws/transcribe"
