@@ -379,7 +379,9 @@ async def test_segments_put_from_many_tasks_all_arrive_once_in_bounded_batches(
     await eventually(drained(batch_writer))
 
     sizes = [len(ids) for ids in harness.inserts]
-    assert max(sizes) <= 30
+    # At most a batch, or ten when more than ten batches were waiting (a slow machine can
+    # fall that far behind twenty speakers).
+    assert max(sizes) <= 300
     assert sum(sizes) == 1000
     assert sample(metrics, "moot_transcript_rows_written_total") == 1000
     assert sample(metrics, "moot_transcript_duplicates_skipped_total") == 0
