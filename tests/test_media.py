@@ -98,6 +98,8 @@ async def test_creating_and_joining_hand_out_media_access_without_a_second_reque
     moot = await livekit_moot(moot_factory, livekit)
     host, guest = await moot.guest(), await moot.guest()
     room = await host.create_room(display_name="Ada")
+    # Creating the room made it on LiveKit; the host's token needs no second CreateRoom.
+    assert livekit.methods() == ["CreateRoom"]
     joined = await guest.join(room["code"], "Grace")
     assert joined.status_code == 200
 

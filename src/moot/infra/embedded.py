@@ -51,20 +51,16 @@ class EmbeddedServices:
 
     def start(self, *, postgres: bool, redis: bool) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not (postgres and redis):
-            if postgres:
-                self._start_postgres()
-            if redis:
-                self._start_valkey()
-            return
-        # Both: Valkey starts on a thread while PostgreSQL's initdb and pg_ctl run; each
-        # mostly waits on its own server process.
+        # Valkey starts on a thread while PostgreSQL's initdb and pg_ctl run; each mostly
+        # waits on its own server process.
         with concurrent.futures.ThreadPoolExecutor(1, "moot-valkey") as pool:
-            valkey = pool.submit(self._start_valkey)
+            valkey = pool.submit(self._start_valkey) if redis else None
             try:
-                self._start_postgres()
+                if postgres:
+                    self._start_postgres()
             finally:
-                valkey.result()
+                if valkey is not None:
+                    valkey.result()
 
     def _start_postgres(self) -> None:
         _quiet_library_loggers()

@@ -37,24 +37,30 @@ class MediaService:
         room, seat = await self._rooms.seat_and_room(ref, participant_id)
         return await self.access_for(room, seat)
 
-    async def with_media(self, session: RoomSession) -> RoomSession:
+    async def with_media(self, session: RoomSession, *, room_is_new: bool = False) -> RoomSession:
         """The session of someone who just created or joined a room, with their media access
         in it: one round trip fewer between clicking Join and seeing video. If it cannot be
-        issued now, the session goes without (the join itself succeeded)."""
+        issued now, the session goes without (the join itself succeeded). A room created just
+        now is known to exist on LiveKit: creating it made it there."""
         try:
-            session.media = await self.access_for(session, session.you)
+            session.media = await self.access_for(
+                session, session.you, ensure_room=not room_is_new
+            )
         except MootError as error:
             log.warning("media access not issued with the join", code=error.code)
         return session
 
-    async def access_for(self, room: RoomView, seat: ParticipantView) -> MediaAccess:
+    async def access_for(
+        self, room: RoomView, seat: ParticipantView, *, ensure_room: bool = True
+    ) -> MediaAccess:
         if self._livekit is None:
             return MediaAccess(
                 mode="mesh", mesh_max_participants=self._settings.mesh_max_participants
             )
-        # LiveKit closes an empty room after its empty timeout; make sure it is there (with
-        # our participant limit) before handing out a token for it.
-        await self._livekit.ensure_room(room.livekit_room_name, room.max_participants)
+        if ensure_room:
+            # LiveKit closes an empty room after its empty timeout; make sure it is there
+            # (with our participant limit) before handing out a token for it.
+            await self._livekit.ensure_room(room.livekit_room_name, room.max_participants)
         token = self._livekit.token(
             room_name=room.livekit_room_name,
             identity=str(seat.participant_id),

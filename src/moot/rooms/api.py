@@ -56,7 +56,7 @@ class RoomController(Controller):
     ) -> RoomSession:
         session = await services.rooms.create_room(participant, data, client_info(request))
         await announce(services.chat.participant_joined(session.id, session.you))
-        return await services.media.with_media(session)
+        return await services.media.with_media(session, room_is_new=True)
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
     async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
