@@ -314,7 +314,14 @@ async def test_the_rooms_time_limit_ends_the_stream_and_blocks_a_restart(
         with pytest.raises(ConnectionClosed):
             await stream(mic, audio(2))
         assert (await closed_with(mic))[0] == 4408
-    state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()
+    # The worker records the time used as the stream ends, which can land a moment after the
+    # socket closed: wait for it rather than race it (seen on a slow machine).
+    async with asyncio.timeout(5):
+        while True:
+            state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()
+            if state["seconds_used"] > 0:
+                break
+            await asyncio.sleep(0.05)
     assert state["seconds_used"] == pytest.approx(1.0, abs=0.01)
     refused = await host.post(f"/api/v1/rooms/{room['code']}/transcription/start")
     assert (refused.status_code, refused.json()["code"]) == (409, "transcription_limit_reached")
