@@ -1,0 +1,1 @@
+"""Real-time delivery: topics, the cross-instance hub, the gateway socket, close codes."""
