@@ -24,7 +24,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from moot.app import create_app
+from moot.app import asgi_app, create_app
 from moot.infra.embedded import EmbeddedServices
 from moot.infra.postgres import migrate_url
 from moot.settings import Settings
@@ -209,7 +209,7 @@ async def moot_factory(
                 secret_key=settings.secret_key,
             )
             await stack.enter_async_context(running(app))
-            transport = httpx.ASGITransport(app=app, client=(client_ip, 41000))
+            transport = httpx.ASGITransport(app=asgi_app(app), client=(client_ip, 41000))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://moot.test")
             )
@@ -260,7 +260,7 @@ async def live_factory(
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             config = uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                asgi_app(app), host="127.0.0.1", port=port, log_config=None, access_log=False,
                 ws_max_size=4 * settings.ws_max_frame_bytes, lifespan="on",
             )
             server = uvicorn.Server(config)

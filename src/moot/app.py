@@ -7,8 +7,7 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, cast
 
 import asyncpg
@@ -32,40 +31,25 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot import __version__
-from moot.chat.api import ChatController, chat_socket
-from moot.chat.hub import RoomHub
-from moot.chat.presence import Presence
-from moot.chat.service import ChatService, announce
-from moot.chat.store import ChatStore
+from moot.chat.api import ChatController
 from moot.errors import ERRORS, MootError
+from moot.http import provide_room_id
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
     PARTICIPANT_HEADER,
     create_identity,
     provide_participant,
 )
-from moot.identity.service import IdentityService
 from moot.infra.metrics import Metrics
-from moot.infra.postgres import create_pool
-from moot.infra.ratelimit import RateLimiter
-from moot.infra.redis import create_redis
 from moot.media.api import MediaController
-from moot.media.livekit import LiveKit
-from moot.media.service import MediaService
 from moot.media.turn_probe import probe_forever
 from moot.ops.api import health, metrics, ready
-from moot.rooms import store as room_store
-from moot.rooms.api import RoomController
+from moot.realtime.api import gateway_socket
+from moot.rooms.api import RoomController, room_socket
 from moot.rooms.cleanup import cleanup_forever
-from moot.rooms.service import RoomService
-from moot.services import Services, provide_services
+from moot.services import Services, build_services, open_stores, provide_services
 from moot.settings import Settings
 from moot.transcription.api import TranscriptionController, transcribe_socket
-from moot.transcription.control import TranscriptionControl
-from moot.transcription.history import TranscriptHistory
-from moot.transcription.tokens import WorkerTokens
-from moot.transcription.worker import TranscriptionWorker
-from moot.transcription.writer import BatchWriter
 from moot.web import web_root, web_router
 
 log = structlog.get_logger("moot.http")
@@ -149,7 +133,7 @@ def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Res
 # -- request middleware --------------------------------------------------------------------
 
 
-def request_middleware(metrics: Metrics) -> Any:
+def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
     """Request id, access log line, Prometheus counters, and a freshly issued identity's header.
 
     Pure ASGI: it wraps `send` instead of building Request objects, so it costs little.
@@ -232,140 +216,42 @@ def create_app(
     component: Component = "all",
 ) -> Litestar:
     """The API, the transcription worker, or both (`all`: the worker only if
-    `worker_embedded`). Every component serves /health, /ready and /metrics."""
+    `worker_embedded`). Every component serves /health, /ready and /metrics. Serve it
+    through `asgi_app`, which adds the request middleware."""
     metrics_registry = Metrics()
     with_worker = component == "worker" or (component == "all" and settings.worker_embedded)
     with_api = component != "worker"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(database_url, settings.db_pool_min, settings.db_pool_max)
-        redis = create_redis(redis_url)
-        limiter = RateLimiter(
-            redis,
-            {
-                "room_create": settings.rate_limit_room_create,
-                "room_join": settings.rate_limit_room_join,
-                "participant_requests": settings.rate_limit_participant_requests,
-                "chat_message": settings.rate_limit_chat_message,
-            },
-            metrics_registry,
-            enabled=settings.rate_limit_enabled,
-        )
-        livekit = LiveKit(settings) if settings.livekit_enabled else None
-        if livekit is not None:
-            await livekit.start()
-        rooms = RoomService(pool, settings, limiter, livekit)
-        chat = ChatService(
-            ChatStore(redis, settings.chat_ttl_seconds, settings.chat_events_kept),
-            rooms,
-            limiter,
-            settings,
-        )
-        media = MediaService(rooms, chat, settings, livekit)
-        tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)
-        control = TranscriptionControl(pool, redis, settings, rooms, chat, tokens)
-        writer: BatchWriter | None = None
-        worker: TranscriptionWorker | None = None
-        if with_worker:
-            writer = BatchWriter(
-                pool,
-                flush_interval=settings.transcript_flush_interval_ms / 1000,
-                batch_size=settings.transcript_batch_size,
+        async with (
+            open_stores(settings, database_url, redis_url) as stores,
+            build_services(
+                settings,
+                stores,
+                secret_key=secret_key,
                 metrics=metrics_registry,
-            )
-            writer.start()
-            worker = TranscriptionWorker(
-                settings, pool, redis, chat, tokens, writer, metrics_registry
-            )
-        hub = RoomHub(redis)
-        await hub.start()
-        presence = Presence(redis, settings.presence_grace_seconds)
-        services = Services(
-            settings=settings,
-            metrics=metrics_registry,
-            pool=pool,
-            redis=redis,
-            limiter=limiter,
-            identity=IdentityService(secret_key),
-            rooms=rooms,
-            chat=chat,
-            hub=hub,
-            presence=presence,
-            media=media,
-            transcription=control,
-            transcripts=TranscriptHistory(pool, rooms),
-            worker=worker,
-        )
-        app.state.services = services
-
-        async def refresh_gauges() -> None:
-            metrics_registry.db_pool_size.set(pool.get_size())
-            metrics_registry.db_pool_idle.set(pool.get_idle_size())
-            metrics_registry.db_pool_max.set(pool.get_max_size())
-            async with pool.acquire() as conn:
-                rooms_active, participants_active = await room_store.count_activity(conn)
-            metrics_registry.rooms_active.set(rooms_active)
-            metrics_registry.participants_active.set(participants_active)
-            metrics_registry.websockets_open.set(hub.connection_count)
-
-        metrics_registry.on_scrape(refresh_gauges)
-
-        async def on_room_ended(room_id: uuid.UUID, reason: str) -> None:
-            await chat.room_ended(room_id, reason)
-            await media.room_closed(room_id)
-
-        background: list[asyncio.Task[None]] = []
-        if settings.cleanup_enabled:
-            background.append(
-                asyncio.create_task(
-                    cleanup_forever(pool, settings, metrics_registry, on_room_ended),
-                    name="moot-cleanup",
-                )
-            )
-        async def gone(
-            room_id: uuid.UUID, participant_id: uuid.UUID, departed_at: datetime
-        ) -> None:
-            """Their last socket closed a grace period ago and has not come back."""
+                with_worker=with_worker,
+            ) as services,
+        ):
+            app.state.services = services
+            _watch_gauges(services)
+            background = _background_tasks(services, with_api=with_api)
             try:
-                _, seat = await rooms.seat_and_room(str(room_id), participant_id)
-                if seat.joined_at > departed_at:
-                    return  # they left and joined again since: this seat is not the one
-                _, result = await rooms.leave_room(str(room_id), participant_id)
-            except MootError:
-                return  # already left, removed, or the room ended
-            await announce(chat.participant_left(room_id, result.you, "left", result.new_host))
-
-        if with_api and presence.enabled:
-            sweeper = presence.sweep_forever(gone)
-            background.append(asyncio.create_task(sweeper, name="moot-presence"))
-        if settings.turn_probe_interval_seconds > 0 and settings.turn_servers:
-            probe = probe_forever(settings, metrics_registry)
-            background.append(asyncio.create_task(probe, name="moot-turn-probe"))
-        try:
-            yield
-        finally:
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await hub.stop()
-            if worker is not None:
-                await worker.close()
-            if writer is not None:
-                # The sockets are closed by now; what the worker queued is written before exit.
-                await writer.close(timeout=10)
-            if livekit is not None:
-                await livekit.stop()
-            await redis.aclose()
-            await pool.close()
+                yield
+            finally:
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     api_routes: list[Any] = [
         create_identity,
         RoomController,
         ChatController,
-        chat_socket,
+        room_socket,
+        gateway_socket,
         MediaController,
         TranscriptionController,
     ]
@@ -384,6 +270,7 @@ def create_app(
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "participant": Provide(provide_participant),
+            "room_id": Provide(provide_room_id),
         },
         exception_handlers={
             MootError: _on_moot_error,
@@ -401,7 +288,42 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-    # Wrapped around the whole app rather than listed in `middleware=`, so it also sees the
-    # requests that match no route (404/405): they get a request id, a log line and a metric.
-    app.asgi_handler = request_middleware(metrics_registry)(app.asgi_handler)
     return app
+
+
+def asgi_app(app: Litestar) -> ASGIApp:
+    """The app as servers run it. The request middleware wraps the whole app rather than
+    being listed in `middleware=`, so it also sees the requests that match no route
+    (404/405): they get a request id, a log line and a metric."""
+    metrics_registry: Metrics = app.state["metrics"]
+    return request_middleware(metrics_registry)(app)
+
+
+def _watch_gauges(services: Services) -> None:
+    pool, hub, metrics_registry = services.pool, services.hub, services.metrics
+
+    async def refresh_gauges() -> None:
+        metrics_registry.db_pool_size.set(pool.get_size())
+        metrics_registry.db_pool_idle.set(pool.get_idle_size())
+        metrics_registry.db_pool_max.set(pool.get_max_size())
+        rooms_active, participants_active = await services.rooms.count_activity()
+        metrics_registry.rooms_active.set(rooms_active)
+        metrics_registry.participants_active.set(participants_active)
+        metrics_registry.websockets_open.set(hub.connection_count)
+
+    metrics_registry.on_scrape(refresh_gauges)
+
+
+def _background_tasks(services: Services, *, with_api: bool) -> list[asyncio.Task[None]]:
+    settings, rooms = services.settings, services.rooms
+    tasks: list[asyncio.Task[None]] = []
+    if settings.cleanup_enabled:
+        cleanup = cleanup_forever(services.pool, settings, services.metrics, rooms.room_closed)
+        tasks.append(asyncio.create_task(cleanup, name="moot-cleanup"))
+    if with_api and services.presence.enabled:
+        sweeper = services.presence.sweep_forever(rooms.gone)
+        tasks.append(asyncio.create_task(sweeper, name="moot-presence"))
+    if settings.turn_probe_interval_seconds > 0 and settings.turn_servers:
+        probe = probe_forever(settings, services.metrics)
+        tasks.append(asyncio.create_task(probe, name="moot-turn-probe"))
+    return tasks

@@ -104,7 +104,7 @@ def _run(settings: Settings, component: Component, port: int) -> int:
         preload.join()
         import uvicorn
 
-        from moot.app import create_app
+        from moot.app import asgi_app, create_app
         from moot.infra.postgres import migrate_url
 
         applied = asyncio.run(migrate_url(found.database_url))
@@ -131,7 +131,7 @@ def _run(settings: Settings, component: Component, port: int) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
         uvicorn.run(
-            app,
+            asgi_app(app),
             host=settings.host,
             port=port,
             proxy_headers=True,
@@ -186,47 +186,23 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 def cmd_cleanup(settings: Settings) -> int:
-    from moot.chat.service import ChatService, announce
-    from moot.chat.store import ChatStore
-    from moot.infra.metrics import Metrics
-    from moot.infra.postgres import create_pool, migrate_url
-    from moot.infra.ratelimit import RateLimiter
-    from moot.infra.redis import create_redis
-    from moot.media.livekit import LiveKit
-    from moot.media.service import MediaService
+    from moot.infra.postgres import migrate_url
     from moot.rooms.cleanup import run_cleanup
-    from moot.rooms.service import RoomService
+    from moot.services import build_services, open_stores
 
-    async def once(database_url: str, redis_url: str) -> None:
-        await migrate_url(database_url)
-        pool = await create_pool(database_url, 1, 2)
-        redis = create_redis(redis_url)
-        livekit = LiveKit(settings) if settings.livekit_enabled else None
-        try:
-            report = await run_cleanup(pool, settings)
+    async def once(found: Stores) -> None:
+        await migrate_url(found.database_url)
+        async with open_stores(settings, found.database_url, found.redis_url) as opened:
+            report = await run_cleanup(opened.pool, settings)
             # As in `moot serve`: whoever is still connected to a room it ended hears so,
             # and the LiveKit room closes.
-            limiter = RateLimiter(redis, {}, Metrics(), enabled=False)
-            rooms = RoomService(pool, settings, limiter, livekit)
-            chat = ChatService(
-                ChatStore(redis, settings.chat_ttl_seconds, settings.chat_events_kept),
-                rooms, limiter, settings,
-            )
-            media = MediaService(rooms, chat, settings, livekit)
-            if livekit is not None:
-                await livekit.start()
-            for room_id in report.ended_room_ids:
-                await announce(chat.room_ended(room_id, "cleanup"))
-                await media.room_closed(room_id)
-        finally:
-            if livekit is not None:
-                await livekit.stop()
-            await redis.aclose()
-            await pool.close()
+            async with build_services(settings, opened, secret_key=found.secret_key) as services:
+                for room_id in report.ended_room_ids:
+                    await services.rooms.room_closed(room_id, "cleanup")
         print(msgspec.json.encode(report).decode())
 
     with stores(settings) as found:
-        asyncio.run(once(found.database_url, found.redis_url))
+        asyncio.run(once(found))
     return 0
 
 

@@ -12,6 +12,13 @@ from typing import Any
 ERRORS: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "The request is malformed."),
     "validation_failed": (422, "The request body did not pass validation."),
+    # Socket frames only (an error event; the socket stays open).
+    "invalid_frame": (400, "The frame is not one this socket understands."),
+    "frame_too_large": (400, "The frame is too large."),
+    "invalid_cursor": (400, "since is not a cursor."),
+    "unknown_topic": (404, "There is no such topic."),
+    "not_subscribed": (409, "Subscribe to the topic first."),
+    "too_many_topics": (429, "This socket has too many topics."),
     "invalid_credential": (401, "The X-Participant-ID credential is not valid."),
     "invalid_webhook_signature": (401, "The webhook's signature did not verify."),
     "not_a_participant": (403, "You are not a participant of this room."),

@@ -1,4 +1,5 @@
-"""Everything a request handler may need, built once per app in its lifespan.
+"""The composition root: every service built once, in one place, from settings and stores,
+and handed to whoever needs it (the app's lifespan, `moot cleanup`, the tests).
 
 Handlers take one `services` dependency (and `participant`, which depends on it) rather than a
 dependency per service: Litestar resolves dependencies of the same depth concurrently in a task
@@ -7,6 +8,8 @@ group, which cost about a tenth of the server's CPU on the join path (README, Pe
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,18 +18,36 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from moot.chat.hub import RoomHub
-from moot.chat.presence import Presence
 from moot.chat.service import ChatService
+from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
 from moot.infra.metrics import Metrics
+from moot.infra.postgres import create_pool
 from moot.infra.ratelimit import RateLimiter
+from moot.infra.redis import create_redis
+from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
+from moot.realtime.gateway import Gateway
+from moot.realtime.hub import Hub
+from moot.realtime.log import TopicLog
+from moot.rooms.events import RoomEvents
+from moot.rooms.members import RoomMembers
+from moot.rooms.presence import Presence
 from moot.rooms.service import RoomService
+from moot.rooms.topic import RoomTopic
 from moot.settings import Settings
-from moot.transcription.control import TranscriptionControl
+from moot.transcription.control import TranscriptionControl, TranscriptionRuns
+from moot.transcription.events import TranscriptionEvents
 from moot.transcription.history import TranscriptHistory
+from moot.transcription.tokens import WorkerTokens
 from moot.transcription.worker import TranscriptionWorker
+from moot.transcription.writer import BatchWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    pool: asyncpg.Pool
+    redis: Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +58,127 @@ class Services:
     redis: Redis
     limiter: RateLimiter
     identity: IdentityService
+    hub: Hub
+    gateway: Gateway
     rooms: RoomService
-    chat: ChatService
-    hub: RoomHub
+    room_topic: RoomTopic
     presence: Presence
+    chat: ChatService
     media: MediaService
     transcription: TranscriptionControl
     transcripts: TranscriptHistory
     worker: TranscriptionWorker | None
+
+
+@contextlib.asynccontextmanager
+async def open_stores(settings: Settings, database_url: str, redis_url: str) -> AsyncIterator[Stores]:
+    pool = await create_pool(database_url, settings.db_pool_min, settings.db_pool_max)
+    redis = create_redis(redis_url)
+    try:
+        yield Stores(pool, redis)
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def build_services(
+    settings: Settings,
+    stores: Stores,
+    *,
+    secret_key: str,
+    metrics: Metrics | None = None,
+    with_worker: bool = False,
+) -> AsyncIterator[Services]:
+    """Build every service in dependency order, start what runs, stop it all on exit."""
+    metrics = metrics or Metrics()
+    pool, redis = stores.pool, stores.redis
+    limiter = RateLimiter(
+        redis,
+        {
+            "room_create": settings.rate_limit_room_create,
+            "room_join": settings.rate_limit_room_join,
+            "participant_requests": settings.rate_limit_participant_requests,
+            "chat_message": settings.rate_limit_chat_message,
+        },
+        metrics,
+        enabled=settings.rate_limit_enabled,
+    )
+    realtime = settings.realtime()
+    log = TopicLog(redis, realtime.ttl_seconds, realtime.events_kept)
+    hub = Hub(redis)
+    members = RoomMembers(pool)
+    chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
+    livekit = LiveKit(settings) if settings.livekit_enabled else None
+    media = MediaService(settings, livekit, log)
+    transcription_events = TranscriptionEvents(log)
+    runs = TranscriptionRuns(pool, redis, settings, transcription_events)
+    rooms = RoomService(
+        pool,
+        settings,
+        limiter,
+        members=members,
+        events=RoomEvents(chat, log),
+        media=media,
+        livekit=livekit,
+        transcription_released=runs.released,
+    )
+    presence = Presence(redis, settings.presence_grace_seconds)
+    room_topic = RoomTopic(rooms, chat, log, presence)
+    gateway = Gateway(
+        hub,
+        log,
+        {"room": room_topic},
+        queue_size=realtime.send_queue_size,
+        max_frame_bytes=realtime.max_frame_bytes,
+    )
+    tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)
+    writer: BatchWriter | None = None
+    worker: TranscriptionWorker | None = None
+    if with_worker:
+        writer = BatchWriter(
+            pool,
+            flush_interval=settings.transcript_flush_interval_ms / 1000,
+            batch_size=settings.transcript_batch_size,
+            metrics=metrics,
+        )
+        worker = TranscriptionWorker(
+            settings, pool, redis, transcription_events, tokens, writer, metrics
+        )
+    services = Services(
+        settings=settings,
+        metrics=metrics,
+        pool=pool,
+        redis=redis,
+        limiter=limiter,
+        identity=IdentityService(secret_key),
+        hub=hub,
+        gateway=gateway,
+        rooms=rooms,
+        room_topic=room_topic,
+        presence=presence,
+        chat=chat,
+        media=media,
+        transcription=TranscriptionControl(pool, redis, settings, rooms, runs, tokens),
+        transcripts=TranscriptHistory(pool, rooms),
+        worker=worker,
+    )
+    if livekit is not None:
+        await livekit.start()
+    if writer is not None:
+        writer.start()
+    await hub.start()
+    try:
+        yield services
+    finally:
+        await hub.stop()
+        if worker is not None:
+            await worker.close()
+        if writer is not None:
+            # The sockets are closed by now; what the worker queued is written before exit.
+            await writer.close(timeout=10)
+        if livekit is not None:
+            await livekit.stop()
 
 
 def provide_services(state: State) -> Any:

@@ -22,6 +22,23 @@ class ConfigError(Exception):
     """Configuration that moot cannot start with; the message names the variable."""
 
 
+class ChatSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the chat domain reads (`Settings.chat()`)."""
+
+    message_max_length: int
+    history_default_limit: int
+    history_max_limit: int
+
+
+class RealtimeSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the topic log, the hub and the gateway read (`Settings.realtime()`)."""
+
+    ttl_seconds: int  # a room's events (and chat) expire this long after the last one
+    events_kept: int
+    max_frame_bytes: int
+    send_queue_size: int
+
+
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Network
     host: str = "127.0.0.1"
@@ -156,6 +173,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise ConfigError(f"{ENV_PREFIX}TURN_FALLBACK_SERVERS is invalid: {exc}") from None
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters long")
+
+    def chat(self) -> ChatSettings:
+        return ChatSettings(
+            message_max_length=self.chat_message_max_length,
+            history_default_limit=self.chat_history_default_limit,
+            history_max_limit=self.chat_history_max_limit,
+        )
+
+    def realtime(self) -> RealtimeSettings:
+        return RealtimeSettings(
+            ttl_seconds=self.chat_ttl_seconds,
+            events_kept=self.chat_events_kept,
+            max_frame_bytes=self.ws_max_frame_bytes,
+            send_queue_size=self.ws_send_queue_size,
+        )
 
     @property
     def embedded(self) -> bool:

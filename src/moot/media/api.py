@@ -1,4 +1,5 @@
-"""HTTP handlers for media: tokens, host mute, ICE configuration, LiveKit webhooks."""
+"""HTTP handlers for media: tokens, host mute, ICE configuration, LiveKit webhooks. Who may
+have media in a room is the room's rule, so the room-scoped ones ask the room service."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
+from moot.http import Caller, RoomId
 from moot.media.schemas import MediaAccess, MuteParticipant, MuteResult, WebhookResult, WebRTCConfig
-from moot.rooms.api import Caller, RoomRef
 from moot.services import Svc
 
 
@@ -22,8 +23,8 @@ class MediaController(Controller):
         status_code=200,
         summary="How to connect audio/video: a LiveKit token, or mesh mode (participants)",
     )
-    async def media_token(self, services: Svc, participant: Caller, room: RoomRef) -> MediaAccess:
-        return await services.media.access(room, participant)
+    async def media_token(self, services: Svc, participant: Caller, room_id: RoomId) -> MediaAccess:
+        return await services.rooms.media_access(room_id, participant)
 
     @post(
         "/rooms/{room:str}/participants/{target:uuid}/mute",
@@ -34,12 +35,12 @@ class MediaController(Controller):
         self,
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
         target: FromPath[uuid.UUID],
         data: JSONBody[MuteParticipant | None] = None,
     ) -> MuteResult:
         kind = data.kind if data is not None else "audio"
-        return await services.media.mute(room, participant, target, kind)
+        return await services.rooms.mute(room_id, participant, target, kind)
 
     @get("/config/webrtc", summary="ICE servers: STUN, TURN with expiring credentials, fallbacks")
     async def webrtc_config(self, services: Svc, participant: Caller) -> WebRTCConfig:
@@ -54,4 +55,4 @@ class MediaController(Controller):
         self, request: Request[Any, Any, Any], services: Svc
     ) -> WebhookResult:
         body = await request.body()
-        return await services.media.webhook(body, request.headers.get("authorization", ""))
+        return await services.rooms.media_webhook(body, request.headers.get("authorization", ""))

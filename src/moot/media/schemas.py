@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 import msgspec
@@ -50,3 +51,21 @@ class WebRTCConfig(msgspec.Struct, kw_only=True):
 class WebhookResult(msgspec.Struct, kw_only=True):
     event: str
     applied: bool
+
+
+class MuteRequested(msgspec.Struct, kw_only=True, tag="media.mute_requested", tag_field="type"):
+    """Mesh mode: the host asks a participant's client to mute itself (an addressed event)."""
+
+    to: uuid.UUID
+    kind: TrackKind
+    by: uuid.UUID
+
+
+class MediaSessionEvent(msgspec.Struct, kw_only=True, frozen=True):
+    """A LiveKit webhook that concerns one of our participants: their media session `sid`
+    in LiveKit room `room_name` started (`joined`) or ended."""
+
+    joined: bool
+    room_name: str
+    participant_id: uuid.UUID
+    sid: str

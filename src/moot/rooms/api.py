@@ -1,16 +1,17 @@
-"""HTTP handlers for rooms: parse, call RoomService, return a schema."""
+"""HTTP handlers for rooms, and the room socket `/ws/chat/{room}`: parse, call, answer."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, delete, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar import Controller, Request, WebSocket, delete, get, post, websocket
+from litestar.params import FromPath, JSONBody
 
-from moot.chat.service import announce
+from moot.errors import MootError
+from moot.http import Caller, RoomId, RoomRef, client_info
+from moot.realtime.close_codes import CloseCode
+from moot.realtime.envelope import error
 from moot.rooms.schemas import (
     CreateRoom,
     JoinRoom,
@@ -21,25 +22,7 @@ from moot.rooms.schemas import (
     RoomView,
     TransferHost,
 )
-from moot.rooms.service import ClientInfo
 from moot.services import Svc
-
-Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
-
-RoomRef = Annotated[
-    str, PathParameter(description="The room's UUID or its code, such as `abc-defg-hij`.")
-]
-
-
-def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
-    ip: str | None = request.client.host if request.client else None
-    if ip is not None:
-        try:
-            ip = str(ipaddress.ip_address(ip))
-        except ValueError:
-            ip = None
-    user_agent = request.headers.get("user-agent")
-    return ClientInfo(ip=ip, user_agent=user_agent[:512] if user_agent else None)
 
 
 class RoomController(Controller):
@@ -54,13 +37,11 @@ class RoomController(Controller):
         services: Svc,
         participant: Caller,
     ) -> RoomSession:
-        session = await services.rooms.create_room(participant, data, client_info(request))
-        await announce(services.chat.participant_joined(session.id, session.you))
-        return await services.media.with_media(session, room_is_new=True)
+        return await services.rooms.create_room(participant, data, client_info(request))
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
     async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
-        return await services.rooms.get_room(room)
+        return await services.rooms.get_room(await services.rooms.resolve(room))
 
     @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
     async def join_room(
@@ -69,57 +50,33 @@ class RoomController(Controller):
         data: JSONBody[JoinRoom],
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
     ) -> RoomSession:
-        joined = await services.rooms.join_room(
-            room, participant, data.display_name, client_info(request)
+        return await services.rooms.join_room(
+            room_id, participant, data.display_name, client_info(request)
         )
-        session = joined.session
-        if joined.new_seat:
-            await announce(services.chat.participant_joined(session.id, session.you))
-        elif joined.renamed_from is not None:
-            await announce(
-                services.chat.participant_renamed(session.id, session.you, joined.renamed_from)
-            )
-        return await services.media.with_media(session)
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
-    async def leave_room(
-        self, services: Svc, participant: Caller, room: RoomRef
-    ) -> LeaveResult:
-        room_id, result = await services.rooms.leave_room(room, participant)
-        await announce(services.chat.participant_left(room_id, result.you, "left", result.new_host))
-        return result
+    async def leave_room(self, services: Svc, participant: Caller, room_id: RoomId) -> LeaveResult:
+        return await services.rooms.leave_room(room_id, participant)
 
     @get("/{room:str}/participants", summary="Who is in the room (participants only)")
     async def list_participants(
-        self, services: Svc, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room_id: RoomId
     ) -> ParticipantList:
-        return ParticipantList(items=await services.rooms.list_participants(room, participant))
+        return ParticipantList(items=await services.rooms.list_participants(room_id, participant))
 
     @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
-    async def end_room(
-        self, services: Svc, participant: Caller, room: RoomRef
-    ) -> RoomView:
-        ended = await services.rooms.end_room(room, participant)
-        await announce(services.chat.room_ended(ended.id, "host"))
-        return ended
+    async def end_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
+        return await services.rooms.end_room(room_id, participant)
 
     @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
-    async def lock_room(
-        self, services: Svc, participant: Caller, room: RoomRef
-    ) -> RoomView:
-        updated = await services.rooms.set_locked(room, participant, True)
-        await announce(services.chat.room_updated(updated.id, updated.locked))
-        return updated
+    async def lock_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
+        return await services.rooms.set_locked(room_id, participant, True)
 
     @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
-    async def unlock_room(
-        self, services: Svc, participant: Caller, room: RoomRef
-    ) -> RoomView:
-        updated = await services.rooms.set_locked(room, participant, False)
-        await announce(services.chat.room_updated(updated.id, updated.locked))
-        return updated
+    async def unlock_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
+        return await services.rooms.set_locked(room_id, participant, False)
 
     @delete(
         "/{room:str}/participants/{target:uuid}",
@@ -127,26 +84,37 @@ class RoomController(Controller):
         summary="Remove a participant (host); they cannot rejoin",
     )
     async def remove_participant(
-        self,
-        services: Svc,
-        participant: Caller,
-        target: FromPath[uuid.UUID],
-        room: RoomRef,
+        self, services: Svc, participant: Caller, target: FromPath[uuid.UUID], room_id: RoomId
     ) -> ParticipantView:
-        room_id, removed = await services.rooms.remove_participant(room, participant, target)
-        await announce(services.chat.participant_left(room_id, removed, "removed"))
-        return removed
+        return await services.rooms.remove_participant(room_id, participant, target)
 
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(
-        self,
-        data: JSONBody[TransferHost],
-        services: Svc,
-        participant: Caller,
-        room: RoomRef,
+        self, data: JSONBody[TransferHost], services: Svc, participant: Caller, room_id: RoomId
     ) -> ParticipantView:
-        room_id, new_host = await services.rooms.transfer_host(
-            room, participant, data.participant_id
-        )
-        await announce(services.chat.host_changed(room_id, new_host))
-        return new_host
+        return await services.rooms.transfer_host(room_id, participant, data.participant_id)
+
+
+_CLOSE_FOR = {
+    "invalid_credential": CloseCode.INVALID_CREDENTIAL,
+    "room_not_found": CloseCode.NOT_FOUND,
+    "room_ended": CloseCode.ROOM_ENDED,
+}
+
+
+@websocket("/ws/chat/{room:str}")
+async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], services: Svc) -> None:
+    """The room's live channel: the room topic alone, without `topic` fields, as before the
+    gateway. `?token=<credential>` authenticates (browsers cannot set headers on WebSockets);
+    `?since=<cursor>` replays the events missed since then."""
+    await socket.accept()
+    try:
+        caller = services.identity.verify(socket.query_params.get("token", ""))
+        grant = await services.room_topic.grant(caller, room)
+    except MootError as exc:
+        await socket.send_text(error(exc.code, exc.message))
+        await socket.close(code=_CLOSE_FOR.get(exc.code, CloseCode.FORBIDDEN), reason=exc.code)
+        return
+    await services.gateway.serve_single(
+        socket, caller, services.room_topic, grant, socket.query_params.get("since")
+    )

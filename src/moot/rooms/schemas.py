@@ -70,3 +70,38 @@ class LeaveResult(msgspec.Struct, kw_only=True):
     left: bool
     you: ParticipantView
     new_host: ParticipantView | None = None
+
+
+# -- events on the room's topic (room:{id}), published after each commit by rooms/events.py --
+
+
+class ParticipantJoined(msgspec.Struct, kw_only=True, tag="participant.joined", tag_field="type"):
+    participant: ParticipantView
+
+
+class ParticipantUpdated(
+    msgspec.Struct, kw_only=True, tag="participant.updated", tag_field="type"
+):
+    """Someone already in the room changed their display name (they joined again with it)."""
+
+    participant: ParticipantView
+
+
+class ParticipantLeft(msgspec.Struct, kw_only=True, tag="participant.left", tag_field="type"):
+    participant_id: uuid.UUID
+    display_name: str
+    reason: Literal["left", "removed", "room_ended"]
+
+
+class HostChanged(msgspec.Struct, kw_only=True, tag="host.changed", tag_field="type"):
+    host: ParticipantView
+
+
+class RoomUpdated(msgspec.Struct, kw_only=True, tag="room.updated", tag_field="type"):
+    """The host changed a room setting everyone's client shows (today: the lock)."""
+
+    locked: bool
+
+
+class RoomEnded(msgspec.Struct, kw_only=True, tag="room.ended", tag_field="type"):
+    reason: str

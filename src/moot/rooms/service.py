@@ -20,11 +20,17 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
+import structlog
 
 from moot.errors import MootError
 from moot.infra.ratelimit import RateLimiter
 from moot.media.livekit import LiveKit
+from moot.media.schemas import MediaAccess, MediaSessionEvent, MuteResult, TrackKind, WebhookResult
+from moot.media.service import MediaService
+from moot.realtime.topics import topic
 from moot.rooms import store
+from moot.rooms.events import RoomEvents
+from moot.rooms.members import RoomMembers
 from moot.rooms.schemas import (
     CreateRoom,
     LeaveResult,
@@ -34,16 +40,14 @@ from moot.rooms.schemas import (
 )
 from moot.settings import Settings
 
+log = structlog.get_logger(__name__)
+
+# Told after a commit that released a running transcription (its host left or was removed).
+TranscriptionReleased = Callable[[uuid.UUID], Awaitable[None]]
+
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
 _RESOLVED_KEPT = 10_000  # room refs remembered per process
-
-
-@dataclass(frozen=True)
-class Joined:
-    session: RoomSession
-    new_seat: bool
-    renamed_from: str | None  # a member came back under a new name; this was the old one
 
 
 @dataclass(frozen=True)
@@ -91,19 +95,26 @@ class RoomService:
         pool: asyncpg.Pool,
         settings: Settings,
         limiter: RateLimiter,
-        livekit: LiveKit | None = None,
+        *,
+        members: RoomMembers,
+        events: RoomEvents,
+        media: MediaService,
+        livekit: LiveKit | None,
+        transcription_released: TranscriptionReleased,
     ) -> None:
         self._pool = pool
         self._settings = settings
         self._limiter = limiter
+        self._members = members
+        self._events = events
+        self._media = media
         self._livekit = livekit
+        self._transcription_released = transcription_released
         self._resolved: dict[str, uuid.UUID] = {}
-        # Called after a leave or removal stopped the room's running transcription.
-        self.on_transcription_released: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
     @property
     def media_mode(self) -> str:
-        return "livekit" if self._livekit is not None else "mesh"
+        return self._media.mode
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -133,16 +144,16 @@ class RoomService:
         self._resolved[ref] = found
         return found
 
-    async def get_room(self, ref: str) -> RoomView:
-        room_id = await self.resolve(ref)
+    async def get_room(self, room_id: uuid.UUID) -> RoomView:
         async with self._pool.acquire() as conn:
             room = await store.get_room(conn, room_id)
         if room is None:
             raise MootError("room_not_found")
         return room
 
-    async def list_participants(self, ref: str, participant_id: uuid.UUID) -> list[ParticipantView]:
-        room_id = await self.resolve(ref)
+    async def list_participants(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> list[ParticipantView]:
         async with self._pool.acquire() as conn:
             room = await store.get_room(conn, room_id)
             if room is None:
@@ -153,35 +164,23 @@ class RoomService:
                 raise MootError("not_a_participant")
             return await store.list_active(conn, room_id)
 
+    async def count_activity(self) -> tuple[int, int]:
+        """(active rooms, participants in them), for the metrics."""
+        async with self._pool.acquire() as conn:
+            return await store.count_activity(conn)
+
     async def require_participant(
         self, room_id: uuid.UUID, participant_id: uuid.UUID
     ) -> ParticipantView:
-        """The caller's seat in an active room, or the error that explains why there is none."""
-        async with self._pool.acquire() as conn:
-            seat = await store.active_seat(conn, room_id, participant_id)
-            if seat is not None:
-                return store.participant_view(seat)
-            room = await store.get_room(conn, room_id)
-        if room is None:
-            raise MootError("room_not_found")
-        if room.status == "ended":
-            raise MootError("room_ended")
-        raise MootError("not_a_participant")
-
-    async def livekit_room_name(self, room_id: uuid.UUID) -> str | None:
-        async with self._pool.acquire() as conn:
-            names = await store.livekit_room_names(conn, [room_id])
-        return names[0] if names else None
+        return await self._members.require_participant(room_id, participant_id)
 
     async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
-        async with self._pool.acquire() as conn:
-            return await store.active_seat(conn, room_id, participant_id) is not None
+        return await self._members.is_present(room_id, participant_id)
 
     async def seat_and_room(
-        self, ref: str, participant_id: uuid.UUID
+        self, room_id: uuid.UUID, participant_id: uuid.UUID
     ) -> tuple[RoomView, ParticipantView]:
         """The room and the caller's seat in it, or the error explaining why there is none."""
-        room_id = await self.resolve(ref)
         async with self._pool.acquire() as conn:
             found = await store.room_and_seat(conn, room_id, participant_id)
         if found is None:
@@ -238,11 +237,13 @@ class RoomService:
                 await self._livekit.ensure_room(livekit_room_name, max_participants)
             room = await store.get_room(conn, room_id)
         assert room is not None
-        return _session(room, you)
+        await self._events.joined(room.id, you)
+        # A room created just now is known to exist on LiveKit: creating it made it there.
+        return await self._with_media(_session(room, you), ensure_room=False)
 
     async def join_room(
-        self, ref: str, participant_id: uuid.UUID, display_name: str, client: ClientInfo
-    ) -> Joined:
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, display_name: str, client: ClientInfo
+    ) -> RoomSession:
         """Join, or re-join idempotently (taking the name given, if it is a new one).
 
         The decision runs in PostgreSQL under the room's lock, in one round trip (store
@@ -250,7 +251,6 @@ class RoomService:
         spent budget refuses newcomers but not members re-joining, and charged after (joins
         racing for the budget's last seat may overshoot it by a few)."""
         display_name = clean_display_name(display_name)
-        room_id = await self.resolve(ref)
         budget = "room_join", str(room_id)
         may_take_seat = await self._limiter.allows(*budget)
         async with self._pool.acquire() as conn:
@@ -272,12 +272,74 @@ class RoomService:
         elif outcome not in ("rejoined", "renamed"):
             raise _join_refusal(outcome, row["max_participants"], self._settings)
         session = _session(store.room_view(row), store.participant_view(row))
-        return Joined(session, new_seat=outcome == "joined", renamed_from=row["previous_name"])
+        if outcome == "joined":
+            await self._events.joined(room_id, session.you)
+        elif row["previous_name"] is not None:
+            await self._events.renamed(room_id, session.you, row["previous_name"])
+        return await self._with_media(session)
 
-    async def leave_room(
-        self, ref: str, participant_id: uuid.UUID
-    ) -> tuple[uuid.UUID, LeaveResult]:
-        room_id = await self.resolve(ref)
+    # -- media ---------------------------------------------------------------------------
+
+    async def _with_media(self, session: RoomSession, *, ensure_room: bool = True) -> RoomSession:
+        """The session of someone who just created or joined a room, with their media access
+        in it: one round trip fewer between clicking Join and seeing video. If it cannot be
+        issued now, the session goes without (the join itself succeeded)."""
+        try:
+            session.media = await self._access(session, session.you, ensure_room=ensure_room)
+        except MootError as error:
+            log.warning("media access not issued with the join", code=error.code)
+        return session
+
+    async def _access(
+        self, room: RoomView, seat: ParticipantView, *, ensure_room: bool = True
+    ) -> MediaAccess:
+        return await self._media.access(
+            room_name=room.livekit_room_name,
+            max_participants=room.max_participants,
+            participant_id=seat.participant_id,
+            display_name=seat.display_name,
+            role=seat.role,
+            ensure_room=ensure_room,
+        )
+
+    async def media_access(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> MediaAccess:
+        """How this participant connects media: a LiveKit token, or mesh mode."""
+        room, seat = await self.seat_and_room(room_id, participant_id)
+        return await self._access(room, seat)
+
+    async def mute(
+        self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID, kind: TrackKind
+    ) -> MuteResult:
+        room, seat = await self.seat_and_room(room_id, host_id)
+        if seat.role != "host":
+            raise MootError("not_host")
+        if not await self.is_present(room.id, target_id):
+            raise MootError("participant_not_found")
+        return await self._media.mute(
+            topic("room", room.id), room.livekit_room_name, host_id, target_id, kind
+        )
+
+    async def media_webhook(self, body: bytes, authorization: str) -> WebhookResult:
+        """Apply a LiveKit webhook: a media session started or ended for a participant.
+        LiveKit closing an empty media room does not end the meeting."""
+        event = self._media.webhook(body, authorization)
+        if isinstance(event, WebhookResult):
+            return event
+        kind = "participant_joined" if event.joined else "participant_left"
+        if event.joined:
+            applied = await self._joined_media(event)
+            return WebhookResult(event=kind, applied=applied)
+        return WebhookResult(event=kind, applied=await self._left_media(event))
+
+    async def room_closed(self, room_id: uuid.UUID, reason: str) -> None:
+        """A meeting ended outside a request (cleanup): tell everyone, close its media."""
+        await self._events.ended(room_id, reason)
+        async with self._pool.acquire() as conn:
+            names = await store.livekit_room_names(conn, [room_id])
+        for name in names:
+            await self._media.close_room(name)
+
+    async def leave_room(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> LeaveResult:
         async with self._pool.acquire() as conn, conn.transaction():
             room, seat = await self._seat_in_active_room(conn, room_id, participant_id)
             result, released = await self._leave(conn, room_id, seat)
@@ -288,38 +350,46 @@ class RoomService:
                 await self._livekit.remove_participant(
                     room["livekit_room_name"], str(participant_id)
                 )
-        return room_id, result
+        await self._events.left(room_id, result.you, "left", result.new_host)
+        return result
 
-    async def left_media(
-        self, livekit_room_name: str, participant_id: uuid.UUID, sid: str
-    ) -> tuple[uuid.UUID, LeaveResult] | None:
-        """LiveKit says this participant's media session `sid` ended: they left the room.
+    async def gone(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, departed_at: datetime
+    ) -> None:
+        """Their last socket closed a grace period ago and has not come back (presence)."""
+        try:
+            _, seat = await self.seat_and_room(room_id, participant_id)
+            if seat.joined_at > departed_at:
+                return  # they left and joined again since: this seat is not the one
+            await self.leave_room(room_id, participant_id)
+        except MootError:
+            return  # already left, removed, or the room ended
 
-        A stale event (for an earlier session, or a participant already gone) changes nothing.
-        """
+    async def _left_media(self, event: MediaSessionEvent) -> bool:
+        """LiveKit says this participant's media session ended: they left the room. A stale
+        event (an earlier session, or a participant already gone) changes nothing."""
         async with self._pool.acquire() as conn, conn.transaction():
-            room_id = await store.find_by_livekit_name(conn, livekit_room_name)
-            if room_id is None:
-                return None
-            room = await store.lock_room(conn, room_id)
-            if room is None or room["status"] != "active":
-                return None
-            seat = await store.active_seat(conn, room_id, participant_id)
-            if seat is None or seat["livekit_sid"] != sid:
-                return None
-            result, released = await self._leave(conn, room_id, seat)
-        await self._released(room_id, released)
-        return room_id, result
-
-    async def joined_media(
-        self, livekit_room_name: str, participant_id: uuid.UUID, sid: str
-    ) -> bool:
-        """Record the LiveKit session of a participant; False if they hold no seat."""
-        async with self._pool.acquire() as conn:
-            room_id = await store.find_by_livekit_name(conn, livekit_room_name)
+            room_id = await store.find_by_livekit_name(conn, event.room_name)
             if room_id is None:
                 return False
-            return await store.set_livekit_sid(conn, room_id, participant_id, sid)
+            room = await store.lock_room(conn, room_id)
+            if room is None or room["status"] != "active":
+                return False
+            seat = await store.active_seat(conn, room_id, event.participant_id)
+            if seat is None or seat["livekit_sid"] != event.sid:
+                return False
+            result, released = await self._leave(conn, room_id, seat)
+        await self._released(room_id, released)
+        await self._events.left(room_id, result.you, "left", result.new_host)
+        return True
+
+    async def _joined_media(self, event: MediaSessionEvent) -> bool:
+        """Record the LiveKit session of a participant; False if they hold no seat."""
+        async with self._pool.acquire() as conn:
+            room_id = await store.find_by_livekit_name(conn, event.room_name)
+            if room_id is None:
+                return False
+            return await store.set_livekit_sid(conn, room_id, event.participant_id, event.sid)
 
     async def _leave(
         self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
@@ -335,13 +405,12 @@ class RoomService:
         return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat)), released
 
     async def _released(self, room_id: uuid.UUID, released: bool) -> None:
-        if released and self.on_transcription_released is not None:
-            await self.on_transcription_released(room_id)
+        if released:
+            await self._transcription_released(room_id)
 
     # -- host actions --------------------------------------------------------------------
 
-    async def end_room(self, ref: str, host_id: uuid.UUID) -> RoomView:
-        room_id = await self.resolve(ref)
+    async def end_room(self, room_id: uuid.UUID, host_id: uuid.UUID) -> RoomView:
         async with self._pool.acquire() as conn, conn.transaction():
             locked, _ = await self._host_seat(conn, room_id, host_id)
             if self._livekit is not None:
@@ -349,21 +418,21 @@ class RoomService:
             await store.end_room(conn, room_id, "host")
             room = await store.get_room(conn, room_id)
         assert room is not None
+        await self._events.ended(room_id, "host")
         return room
 
-    async def set_locked(self, ref: str, host_id: uuid.UUID, locked: bool) -> RoomView:
-        room_id = await self.resolve(ref)
+    async def set_locked(self, room_id: uuid.UUID, host_id: uuid.UUID, locked: bool) -> RoomView:
         async with self._pool.acquire() as conn, conn.transaction():
             await self._host_seat(conn, room_id, host_id)
             await store.set_locked(conn, room_id, locked)
             room = await store.get_room(conn, room_id)
         assert room is not None
+        await self._events.updated(room_id, room.locked)
         return room
 
     async def remove_participant(
-        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
-    ) -> tuple[uuid.UUID, ParticipantView]:
-        room_id = await self.resolve(ref)
+        self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> ParticipantView:
         if target_id == host_id:
             raise MootError(
                 "invalid_request", "The host cannot remove themselves; leave the room instead."
@@ -381,12 +450,13 @@ class RoomService:
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
         await self._released(room_id, released)
-        return room_id, store.participant_view(target)
+        removed = store.participant_view(target)
+        await self._events.left(room_id, removed, "removed")
+        return removed
 
     async def transfer_host(
-        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
-    ) -> tuple[uuid.UUID, ParticipantView]:
-        room_id = await self.resolve(ref)
+        self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> ParticipantView:
         async with self._pool.acquire() as conn, conn.transaction():
             _, host = await self._host_seat(conn, room_id, host_id)
             if target_id == host_id:
@@ -398,7 +468,8 @@ class RoomService:
             await store.set_role(conn, host["id"], "participant")
             new_host = await store.set_role(conn, target["id"], "host")
             await store.touch_room(conn, room_id)
-        return room_id, new_host
+        await self._events.host_changed(room_id, new_host)
+        return new_host
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.params import FromQuery, JSONBody, Parameter
 
-from moot.rooms.api import Caller, RoomRef
+from moot.http import Caller, RoomId
 from moot.services import Svc
 from moot.settings import Settings
 from moot.transcription.control import (
@@ -31,9 +31,9 @@ class TranscriptionController(Controller):
 
     @get("/transcription", summary="Transcription state (participants)")
     async def state(
-        self, services: Svc, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room_id: RoomId
     ) -> TranscriptionState:
-        return await services.transcription.state(room, participant)
+        return await services.transcription.state(room_id, participant)
 
     @post(
         "/transcription/start",
@@ -46,16 +46,16 @@ class TranscriptionController(Controller):
         request: Request[Any, Any, Any],
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
     ) -> TranscriptionStart:
         url = worker_url(request, services.settings)
-        return await services.transcription.start(room, participant, url)
+        return await services.transcription.start(room_id, participant, url)
 
     @post("/transcription/stop", status_code=200, summary="Stop (transcription host or host)")
     async def stop(
-        self, services: Svc, participant: Caller, room: RoomRef
+        self, services: Svc, participant: Caller, room_id: RoomId
     ) -> TranscriptionState:
-        return await services.transcription.stop(room, participant)
+        return await services.transcription.stop(room_id, participant)
 
     @post(
         "/transcription/host",
@@ -67,38 +67,36 @@ class TranscriptionController(Controller):
         data: JSONBody[DesignateHost],
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
     ) -> TranscriptionState:
-        return await services.transcription.designate(room, participant, data.participant_id)
+        return await services.transcription.designate(room_id, participant, data.participant_id)
 
     @get("/transcripts", summary="Final transcript segments, oldest first (participants)")
     async def list_transcripts(
         self,
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
         after: Annotated[int | None, Parameter(ge=0, description="next_after of the page before")]
         = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> TranscriptPage:
-        return await services.transcripts.page(room, participant, after=after, limit=limit)
+        return await services.transcripts.page(room_id, participant, after=after, limit=limit)
 
     @get("/transcripts/export", summary="The whole transcript as txt, srt, vtt or json")
     async def export(
         self,
         services: Svc,
         participant: Caller,
-        room: RoomRef,
+        room_id: RoomId,
         format: FromQuery[Literal["txt", "srt", "vtt", "json"]] = "txt",
     ) -> Response[Any]:
-        body, media_type, filename = await services.transcripts.export(room, participant, format)
+        body, media_type, filename = await services.transcripts.export(room_id, participant, format)
         return Response(
             body,
             media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-
-
 
 
 @websocket("/ws/transcribe")

@@ -17,11 +17,11 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from moot.chat.service import ChatService, announce
 from moot.errors import MootError
-from moot.rooms import store as room_store
 from moot.rooms.service import RoomService
 from moot.settings import Settings
+from moot.transcription import store
+from moot.transcription.events import TranscriptionEvents
 from moot.transcription.tokens import WorkerTokens
 
 
@@ -50,103 +50,28 @@ class DesignateHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     participant_id: uuid.UUID
 
 
-class TranscriptionControl:
+class TranscriptionRuns:
+    """A room's run: its state, and its end when it is released (stop, a new transcription
+    host, the transcription host leaving). Needs no room service, so the room service can be
+    built with `released` as its hook."""
+
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        redis: Redis,
-        settings: Settings,
-        rooms: RoomService,
-        chat: ChatService,
-        tokens: WorkerTokens,
+        self, pool: asyncpg.Pool, redis: Redis, settings: Settings, events: TranscriptionEvents
     ) -> None:
         self._pool = pool
         self._redis = redis
         self._settings = settings
-        self._rooms = rooms
-        self._chat = chat
-        self._tokens = tokens
-        rooms.on_transcription_released = self.released
-
-    async def state(self, ref: str, participant_id: uuid.UUID) -> TranscriptionState:
-        room, _ = await self._rooms.seat_and_room(ref, participant_id)
-        return await self._state(room.id)
-
-    async def start(
-        self, ref: str, participant_id: uuid.UUID, worker_url: str
-    ) -> TranscriptionStart:
-        settings = self._settings
-        if not settings.transcription_enabled:
-            raise MootError("transcription_disabled")
-        if not settings.gladia_api_key:
-            raise MootError("transcription_not_configured")
-        room, _ = await self._rooms.seat_and_room(ref, participant_id)
-        run = secrets.token_urlsafe(12)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await room_store.lock_room(conn, room.id)
-            row = await room_store.transcription_state(conn, room.id)
-            assert row is not None
-            if row["effective_host"] != participant_id:
-                raise MootError("not_transcription_host")
-            if row["transcription_seconds"] >= settings.transcription_max_seconds_per_room:
-                raise MootError(
-                    "transcription_limit_reached",
-                    seconds_limit=settings.transcription_max_seconds_per_room,
-                )
-            # Starting again while running (a reload) hands out a fresh token for a new run.
-            await room_store.set_transcription(
-                conn, room.id, status="active", started=row["transcription_status"] != "active"
-            )
-            await self._redis.set(
-                run_key(room.id), run, ex=settings.transcription_max_seconds_per_room
-            )
-        state = await self._state(room.id)
-        await announce(self._chat.transcription_updated(room.id, state.status, state.host_id))
-        return TranscriptionStart(
-            **msgspec.structs.asdict(state),
-            worker_url=worker_url,
-            token=self._tokens.issue(room.id, participant_id, run),
-            expires_in=self._tokens.ttl_seconds,
-        )
-
-    async def stop(self, ref: str, participant_id: uuid.UUID) -> TranscriptionState:
-        room, seat = await self._rooms.seat_and_room(ref, participant_id)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await room_store.lock_room(conn, room.id)
-            row = await room_store.transcription_state(conn, room.id)
-            assert row is not None
-            if row["effective_host"] != participant_id and seat.role != "host":
-                raise MootError("not_transcription_host")
-            if row["transcription_status"] != "active":
-                raise MootError("transcription_not_active")
-            await room_store.set_transcription(conn, room.id, status="idle")
-        await self.released(room.id)
-        return await self._state(room.id)
-
-    async def designate(
-        self, ref: str, host_id: uuid.UUID, target_id: uuid.UUID
-    ) -> TranscriptionState:
-        """The room host picks who transcribes; a running transcription stops."""
-        room, seat = await self._rooms.seat_and_room(ref, host_id)
-        if seat.role != "host":
-            raise MootError("not_host")
-        if not await self._rooms.is_present(room.id, target_id):
-            raise MootError("participant_not_found")
-        async with self._pool.acquire() as conn, conn.transaction():
-            await room_store.lock_room(conn, room.id)
-            await room_store.set_transcription_host(conn, room.id, target_id)
-        await self.released(room.id)
-        return await self._state(room.id)
+        self.events = events
 
     async def released(self, room_id: uuid.UUID) -> None:
         """The run ended (stop, new designation, the transcription host left)."""
         await self._redis.delete(run_key(room_id))
-        state = await self._state(room_id)
-        await announce(self._chat.transcription_updated(room_id, state.status, state.host_id))
+        state = await self.state(room_id)
+        await self.events.updated(room_id, state.status, state.host_id)
 
-    async def _state(self, room_id: uuid.UUID) -> TranscriptionState:
+    async def state(self, room_id: uuid.UUID) -> TranscriptionState:
         async with self._pool.acquire() as conn:
-            row = await room_store.transcription_state(conn, room_id)
+            row = await store.transcription_state(conn, room_id)
         if row is None:
             raise MootError("room_not_found")
         return TranscriptionState(
@@ -157,3 +82,91 @@ class TranscriptionControl:
             seconds_used=round(row["transcription_seconds"], 3),
             seconds_limit=self._settings.transcription_max_seconds_per_room,
         )
+
+
+class TranscriptionControl:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        settings: Settings,
+        rooms: RoomService,
+        runs: TranscriptionRuns,
+        tokens: WorkerTokens,
+    ) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._settings = settings
+        self._rooms = rooms
+        self._runs = runs
+        self._tokens = tokens
+
+    async def state(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptionState:
+        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
+        return await self._runs.state(room.id)
+
+    async def start(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, worker_url: str
+    ) -> TranscriptionStart:
+        settings = self._settings
+        if not settings.transcription_enabled:
+            raise MootError("transcription_disabled")
+        if not settings.gladia_api_key:
+            raise MootError("transcription_not_configured")
+        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
+        run = secrets.token_urlsafe(12)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await store.lock_room(conn, room.id)
+            row = await store.transcription_state(conn, room.id)
+            assert row is not None
+            if row["effective_host"] != participant_id:
+                raise MootError("not_transcription_host")
+            if row["transcription_seconds"] >= settings.transcription_max_seconds_per_room:
+                raise MootError(
+                    "transcription_limit_reached",
+                    seconds_limit=settings.transcription_max_seconds_per_room,
+                )
+            # Starting again while running (a reload) hands out a fresh token for a new run.
+            await store.set_transcription(
+                conn, room.id, status="active", started=row["transcription_status"] != "active"
+            )
+            await self._redis.set(
+                run_key(room.id), run, ex=settings.transcription_max_seconds_per_room
+            )
+        state = await self._runs.state(room.id)
+        await self._runs.events.updated(room.id, state.status, state.host_id)
+        return TranscriptionStart(
+            **msgspec.structs.asdict(state),
+            worker_url=worker_url,
+            token=self._tokens.issue(room.id, participant_id, run),
+            expires_in=self._tokens.ttl_seconds,
+        )
+
+    async def stop(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptionState:
+        room, seat = await self._rooms.seat_and_room(room_id, participant_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await store.lock_room(conn, room.id)
+            row = await store.transcription_state(conn, room.id)
+            assert row is not None
+            if row["effective_host"] != participant_id and seat.role != "host":
+                raise MootError("not_transcription_host")
+            if row["transcription_status"] != "active":
+                raise MootError("transcription_not_active")
+            await store.set_transcription(conn, room.id, status="idle")
+        await self._runs.released(room.id)
+        return await self._runs.state(room.id)
+
+    async def designate(
+        self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID
+    ) -> TranscriptionState:
+        """The room host picks who transcribes; a running transcription stops."""
+        room, seat = await self._rooms.seat_and_room(room_id, host_id)
+        if seat.role != "host":
+            raise MootError("not_host")
+        if not await self._rooms.is_present(room.id, target_id):
+            raise MootError("participant_not_found")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await store.lock_room(conn, room.id)
+            await store.set_transcription_host(conn, room.id, target_id)
+        await self._runs.released(room.id)
+        return await self._runs.state(room.id)

@@ -18,10 +18,10 @@ class TranscriptHistory:
         self._rooms = rooms
 
     async def page(
-        self, ref: str, participant_id: uuid.UUID, *, after: int | None, limit: int
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, *, after: int | None, limit: int
     ) -> TranscriptPage:
         """Final segments in time order; pass `next_after` back as `after` for the next page."""
-        room, _ = await self._rooms.seat_and_room(ref, participant_id)
+        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
         async with self._pool.acquire() as conn:
             items = await store.list_segments(conn, room.id, after=after, limit=limit + 1)
         has_more = len(items) > limit
@@ -31,10 +31,10 @@ class TranscriptHistory:
         )
 
     async def export(
-        self, ref: str, participant_id: uuid.UUID, fmt: str
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, fmt: str
     ) -> tuple[str | bytes, str, str]:
         """(body, media type, file name) of the whole transcript in `fmt`."""
-        room, _ = await self._rooms.seat_and_room(ref, participant_id)
+        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
         async with self._pool.acquire() as conn:
             segments = await store.all_segments(conn, room.id)
         body, media_type, extension = render(segments, fmt)

@@ -169,3 +169,55 @@ async def room_usage(conn: Conn, room_id: uuid.UUID) -> float:
         "SELECT transcription_seconds FROM rooms WHERE id = $1", room_id
     )
     return seconds or 0.0
+
+
+# -- a room's transcription state ------------------------------------------------------------
+# Still columns of `rooms` (migration 0002); moving them to a table of transcription's own is
+# the next step of the structure work. Only this module reads or writes them (and the room's
+# leave, which releases the roles a leaving seat held).
+
+
+async def lock_room(conn: Conn, room_id: uuid.UUID) -> None:
+    """Serialize with joins, leaves and other changes to the room (its row lock)."""
+    await conn.execute("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE", room_id)
+
+
+async def transcription_state(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT r.transcription_host_id, r.transcription_status, r.transcription_started_at,
+               r.transcription_seconds, r.created_at,
+               coalesce(
+                   (SELECT p.participant_id FROM room_participants p
+                    WHERE p.room_id = r.id AND p.participant_id = r.transcription_host_id
+                      AND p.left_at IS NULL),
+                   (SELECT p.participant_id FROM room_participants p
+                    WHERE p.room_id = r.id AND p.role = 'host' AND p.left_at IS NULL)
+               ) AS effective_host
+        FROM rooms r WHERE r.id = $1
+        """,
+        room_id,
+    )
+
+
+async def set_transcription(
+    conn: Conn, room_id: uuid.UUID, *, status: str, started: bool = False
+) -> None:
+    await conn.execute(
+        """
+        UPDATE rooms SET transcription_status = $2,
+            transcription_started_at = CASE WHEN $3 THEN now() ELSE transcription_started_at END
+        WHERE id = $1
+        """,
+        room_id,
+        status,
+        started,
+    )
+
+
+async def set_transcription_host(conn: Conn, room_id: uuid.UUID, host: uuid.UUID | None) -> None:
+    await conn.execute(
+        "UPDATE rooms SET transcription_host_id = $2, transcription_status = 'idle' WHERE id = $1",
+        room_id,
+        host,
+    )

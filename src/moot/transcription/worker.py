@@ -25,14 +25,13 @@ from litestar.exceptions import WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
-from moot.chat.schemas import TranscriptFinal, TranscriptPartial
-from moot.chat.service import ChatService, announce
 from moot.errors import MootError
 from moot.infra.metrics import Metrics
-from moot.rooms import store as room_store
+from moot.realtime.close_codes import CloseCode
 from moot.settings import Settings
 from moot.transcription import store as transcript_store
 from moot.transcription.control import run_key
+from moot.transcription.events import TranscriptFinal, TranscriptionEvents, TranscriptPartial
 from moot.transcription.gladia import GladiaClient, GladiaError, GladiaSession
 from moot.transcription.schemas import Segment
 from moot.transcription.tokens import WorkerClaims, WorkerTokens
@@ -42,14 +41,6 @@ log = structlog.get_logger(__name__)
 
 BYTES_PER_SECOND = 16_000 * 2  # PCM16 mono at 16 kHz
 
-CLOSE_INVALID_DATA = 1007
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_INTERNAL = 1011
-CLOSE_RESTART = 1012
-CLOSE_INVALID_TOKEN = 4401
-CLOSE_TIME_USED_UP = 4408
-CLOSE_NOT_ACTIVE = 4409
 
 
 class _Ended(Exception):
@@ -65,7 +56,7 @@ class TranscriptionWorker:
         settings: Settings,
         pool: asyncpg.Pool,
         redis: Redis,
-        chat: ChatService,
+        events: TranscriptionEvents,
         tokens: WorkerTokens,
         writer: BatchWriter,
         metrics: Metrics,
@@ -73,7 +64,7 @@ class TranscriptionWorker:
         self._settings = settings
         self._pool = pool
         self._redis = redis
-        self._chat = chat
+        self._events = events
         self._tokens = tokens
         self._writer = writer
         self._gladia = GladiaClient(
@@ -102,28 +93,28 @@ class TranscriptionWorker:
         try:
             claims = self._tokens.verify(socket.query_params.get("token", ""))
         except MootError as exc:
-            await _refuse(socket, CLOSE_INVALID_TOKEN, exc.code, exc.message)
+            await _refuse(socket, CloseCode.INVALID_CREDENTIAL, exc.code, exc.message)
             return
         if self._stopping:
-            await _refuse(socket, CLOSE_RESTART, "shutting_down", "The worker is restarting.")
+            await _refuse(socket, CloseCode.RESTART, "shutting_down", "The worker is restarting.")
             return
         if not await self._run_is_current(claims):
-            await _refuse(socket, CLOSE_NOT_ACTIVE, "transcription_not_active",
+            await _refuse(socket, CloseCode.NOT_ACTIVE, "transcription_not_active",
                           "Transcription is not running in this room; start it again.")
             return
         async with self._pool.acquire() as conn:
             used = await transcript_store.room_usage(conn, claims.room_id)
-            state = await room_store.transcription_state(conn, claims.room_id)
+            state = await transcript_store.transcription_state(conn, claims.room_id)
         budget = self._settings.transcription_max_seconds_per_room - used
         if state is None or budget <= 0:
-            await _refuse(socket, CLOSE_TIME_USED_UP, "transcription_limit_reached",
+            await _refuse(socket, CloseCode.TIME_USED_UP, "transcription_limit_reached",
                           "This room has used up its transcription time.")
             return
         try:
             session = await self._gladia.open()
         except GladiaError as exc:
             log.warning("gladia_open_failed", code=exc.code)
-            await _refuse(socket, CLOSE_INTERNAL, "transcription_unavailable",
+            await _refuse(socket, CloseCode.INTERNAL, "transcription_unavailable",
                           "The transcription service is unavailable; try again shortly.")
             return
         # Offsets are seconds since the room was created: runs line up on one timeline.
@@ -164,7 +155,7 @@ class TranscriptionWorker:
                 message = await socket.receive()
                 if message["type"] == "websocket.disconnect":
                     code = message.get("code", 1000)
-                    return audio_bytes, "shutdown" if code == CLOSE_RESTART else "client_closed"
+                    return audio_bytes, "shutdown" if code == CloseCode.RESTART else "client_closed"
                 chunk = cast(bytes | None, message.get("bytes"))
                 if chunk is None:
                     text = cast(str | None, message.get("text")) or ""
@@ -176,17 +167,17 @@ class TranscriptionWorker:
                                             "message": "Send audio as binary frames."})
                     continue
                 if not chunk or len(chunk) % 2:
-                    raise _Ended(CLOSE_INVALID_DATA, "chunks must be PCM16: an even byte count")
+                    raise _Ended(CloseCode.INVALID_DATA, "chunks must be PCM16: an even byte count")
                 if len(chunk) > max_bytes:
-                    raise _Ended(CLOSE_TOO_BIG, f"chunks are limited to {max_bytes} bytes")
+                    raise _Ended(CloseCode.TOO_BIG, f"chunks are limited to {max_bytes} bytes")
                 now = int(time.monotonic())
                 if now != window:
                     window, in_window = now, 0
                 in_window += 1
                 if in_window > max_rate:
-                    raise _Ended(CLOSE_POLICY, f"at most {max_rate} chunks per second")
+                    raise _Ended(CloseCode.POLICY, f"at most {max_rate} chunks per second")
                 if (audio_bytes + len(chunk)) / BYTES_PER_SECOND > budget:
-                    raise _Ended(CLOSE_TIME_USED_UP, "the room's transcription time is used up")
+                    raise _Ended(CloseCode.TIME_USED_UP, "the room's transcription time is used up")
                 audio_bytes += len(chunk)
                 self.chunks.labels("accepted").inc()
                 await session.send(chunk)
@@ -198,7 +189,7 @@ class TranscriptionWorker:
         except GladiaError as exc:
             log.warning("gladia_session_failed", code=exc.code)
             with contextlib.suppress(Exception):
-                await socket.close(code=CLOSE_INTERNAL, reason="transcription service failed")
+                await socket.close(code=CloseCode.INTERNAL, reason="transcription service failed")
             return audio_bytes, "gladia_failed"
         except (WebSocketDisconnect, RuntimeError):
             return audio_bytes, "client_closed"
@@ -218,7 +209,7 @@ class TranscriptionWorker:
                 end=end,
                 language=utterance.language,
             )
-            await announce(self._chat.transcript(room_id, event))
+            await self._events.transcript(room_id, event)
             if utterance.is_final:
                 self._writer.put(
                     Segment(
@@ -238,7 +229,7 @@ class TranscriptionWorker:
             await asyncio.sleep(1)
             if not await self._run_is_current(claims):
                 with contextlib.suppress(Exception):
-                    await socket.close(code=CLOSE_NOT_ACTIVE, reason="transcription stopped")
+                    await socket.close(code=CloseCode.NOT_ACTIVE, reason="transcription stopped")
                 return
 
     async def _run_is_current(self, claims: WorkerClaims) -> bool:
@@ -253,10 +244,10 @@ class TranscriptionWorker:
             return
         await self._redis.delete(run_key(claims.room_id))
         async with self._pool.acquire() as conn:
-            await room_store.set_transcription(conn, claims.room_id, status="idle")
-            state = await room_store.transcription_state(conn, claims.room_id)
+            await transcript_store.set_transcription(conn, claims.room_id, status="idle")
+            state = await transcript_store.transcription_state(conn, claims.room_id)
         host = state["effective_host"] if state is not None else None
-        await announce(self._chat.transcription_updated(claims.room_id, "idle", host))
+        await self._events.updated(claims.room_id, "idle", host)
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, message: str) -> None:

@@ -1,0 +1,43 @@
+"""The HTTP edge that every domain's handlers share: who is calling, which room a path names,
+where a request came from. Room references are resolved here, once; services take UUIDs."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
+
+from moot.rooms.service import ClientInfo
+from moot.services import Svc
+
+Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
+
+RoomRef = Annotated[
+    str, PathParameter(description="The room's UUID or its code, such as `abc-defg-hij`.")
+]
+
+RoomId = NamedDependency[uuid.UUID]  # the room the `{room}` path parameter names
+
+
+async def provide_room_id(room: RoomRef, services: Svc, participant: Caller) -> uuid.UUID:
+    """The room's id from its UUID or code; 404 `room_not_found` otherwise.
+
+    It depends on `participant` although it does not use it: Litestar resolves dependencies
+    of one depth concurrently in a task group, which costs more than the two calls (README,
+    Performance). Handlers without a caller resolve `RoomRef` themselves."""
+    return await services.rooms.resolve(room)
+
+
+def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
+    ip: str | None = request.client.host if request.client else None
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            ip = None
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(ip=ip, user_agent=user_agent[:512] if user_agent else None)

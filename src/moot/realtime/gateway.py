@@ -1,0 +1,337 @@
+"""The gateway: one socket per client, topics inside it (Zulip's shape).
+
+The client sends `{"type": "subscribe", "topic": "room:<id>", "since": "<cursor>"?}` and gets,
+after any replay of what it missed since that cursor, `{"type": "subscribed", "topic": ...,
+"cursor": ...}`: what happened before it is history, what happens after it arrives on the
+socket, every event carrying its `topic`. Whether a caller may see a topic is asked of the
+domain that owns its kind (a `TopicKind`, injected): this module imports no domain. A refusal
+is an error event naming the topic; the socket stays open.
+
+The room socket `/ws/chat/{room}` is the same machinery with one topic and no `topic` field
+(`serve_single`): its events, `ready` frame and close codes are what they always were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import msgspec
+import structlog
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from redis.exceptions import RedisError
+
+from moot.errors import MootError
+from moot.realtime import envelope
+from moot.realtime.hub import Connection, Ending, Hub, Subscription
+from moot.realtime.log import TopicLog
+from moot.realtime.topics import cursor_key, split
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Grant:
+    """A caller's admission to a topic, as the owning domain decided it."""
+
+    topic: str  # the canonical name (a room's UUID even if it was asked for by code)
+    ending: Ending  # which events end this subscription (the meeting ended, you were removed)
+    ready: dict[str, Any] = field(default_factory=dict)  # extra fields for subscribed/ready
+    context: Any = None  # the domain's own (a room's seat)
+
+
+# How a topic kind answers the client that sent it a frame: a frame type and its fields (the
+# gateway adds the topic).
+Reply = Callable[[str, dict[str, Any]], None]
+
+
+class TopicKind(Protocol):
+    """What the domain owning a kind of topic decides for the gateway."""
+
+    async def grant(self, caller: uuid.UUID, topic_id: str) -> Grant:
+        """Admit the caller or raise the MootError that says why not."""
+
+    async def handle(self, grant: Grant, frame: str, reply: Reply) -> None:
+        """A client frame addressed to this topic (chat, typing, signalling)."""
+
+    async def released(self, grant: Grant) -> None:
+        """The subscription ended (unsubscribed, socket closed, or the topic ended it)."""
+
+
+class _ClientFrame(msgspec.Struct):
+    type: str
+    topic: str | None = None
+    since: str | None = None
+
+
+_decode_client = msgspec.json.Decoder(_ClientFrame).decode
+
+
+def _is_ping(raw: str) -> bool:
+    if "ping" not in raw:
+        return False
+    try:
+        return _decode_client(raw).type == "ping"
+    except msgspec.DecodeError:
+        return False
+
+
+@dataclass
+class _Open:
+    grant: Grant
+    kind: TopicKind
+    subscription: Subscription
+
+
+class Gateway:
+    def __init__(
+        self,
+        hub: Hub,
+        log: TopicLog,
+        kinds: Mapping[str, TopicKind],
+        *,
+        queue_size: int,
+        max_frame_bytes: int,
+        max_topics: int = 100,
+    ) -> None:
+        self._hub = hub
+        self._log = log
+        self._kinds = kinds
+        self._queue_size = queue_size
+        self._max_frame = max_frame_bytes
+        self._max_topics = max_topics
+
+    # -- the gateway socket -------------------------------------------------------------
+
+    async def serve(self, socket: WebSocket[Any, Any, Any], caller: uuid.UUID) -> None:
+        """`/ws`: the caller is authenticated; topics come and go by frames."""
+        connection = Connection(socket, caller, self._queue_size)
+        topics: dict[str, _Open] = {}
+        dropping: set[asyncio.Task[None]] = set()
+
+        def on_end(subscription: Subscription, code: int, reason: str) -> None:
+            # The topic ended this subscription (the meeting ended, you were removed): say
+            # so after the event that did it, and drop it; the socket stays.
+            connection.push(
+                envelope.control("unsubscribed", topic=subscription.topic, code=code,
+                                 reason=reason)
+            )
+            opened = topics.get(subscription.topic)
+            if opened is not None and opened.subscription is subscription:
+                del topics[subscription.topic]
+                task = asyncio.create_task(self._drop(opened))
+                dropping.add(task)
+                task.add_done_callback(dropping.discard)
+
+        connection.push(envelope.control("ready", subscriber=str(caller)))
+        try:
+            while not connection.closed.is_set():
+                raw = await self._next_text(socket, connection)
+                if raw is not None:
+                    await self._on_frame(raw, connection, topics, on_end)
+        finally:
+            for opened in list(topics.values()):
+                await self._drop(opened)
+            for task in list(dropping):
+                await task
+            await connection.stop()
+
+    async def _on_frame(
+        self,
+        raw: str,
+        connection: Connection,
+        topics: dict[str, _Open],
+        on_end: Any,
+    ) -> None:
+        try:
+            frame = _decode_client(raw)
+        except msgspec.DecodeError as exc:
+            connection.push(envelope.error("invalid_frame", str(exc)))
+            return
+        if frame.type == "ping":
+            connection.push('{"type":"pong"}')
+            return
+        if frame.topic is None:
+            connection.push(envelope.error("invalid_frame", f"{frame.type} needs a topic."))
+            return
+        if frame.type == "subscribe":
+            await self._subscribe(frame.topic, frame.since, connection, topics, on_end)
+            return
+        opened = topics.get(frame.topic) or next(
+            (o for o in topics.values() if o.grant.ready.get("alias") == frame.topic), None
+        )
+        if frame.type == "unsubscribe":
+            if opened is not None:
+                del topics[opened.grant.topic]
+                await self._drop(opened)
+            connection.push(envelope.control("unsubscribed", topic=frame.topic, code=1000,
+                                             reason="unsubscribed"))
+            return
+        if opened is None:
+            connection.push(envelope.error("not_subscribed", "Subscribe to the topic first.",
+                                           topic=frame.topic))
+            return
+        topic = opened.grant.topic
+
+        def reply(kind: str, fields: dict[str, Any]) -> None:
+            connection.push(envelope.control(kind, topic=topic, **fields))
+
+        try:
+            await opened.kind.handle(opened.grant, raw, reply)
+        except MootError as exc:
+            connection.push(envelope.error(exc.code, exc.message, topic=opened.grant.topic,
+                                           **exc.details))
+
+    async def _subscribe(
+        self,
+        name: str,
+        since: str | None,
+        connection: Connection,
+        topics: dict[str, _Open],
+        on_end: Any,
+    ) -> None:
+        try:
+            kind_name, topic_id = split(name)
+            kind = self._kinds[kind_name]
+        except (ValueError, KeyError):
+            connection.push(envelope.error("unknown_topic", "There is no such topic.",
+                                           topic=name))
+            return
+        if len(topics) >= self._max_topics:
+            connection.push(envelope.error(
+                "too_many_topics", f"At most {self._max_topics} topics per socket.", topic=name
+            ))
+            return
+        try:
+            grant = await kind.grant(connection.subscriber, topic_id)
+        except MootError as exc:
+            connection.push(envelope.error(exc.code, exc.message, topic=name, **exc.details))
+            return
+        if grant.topic in topics:  # subscribing again: a fresh replay from `since`
+            await self._drop(topics.pop(grant.topic))
+        subscription = Subscription(
+            connection, grant.topic, grant.ending, gateway=True, on_end=on_end
+        )
+        if grant.topic != name:
+            grant.ready.setdefault("alias", name)
+        await self._hub.attach(subscription)
+        topics[grant.topic] = _Open(grant, kind, subscription)
+        try:
+            upto = await self._replay(subscription, since)
+        except (RedisError, OSError):
+            del topics[grant.topic]
+            await self._drop(_Open(grant, kind, subscription))
+            raise
+        if upto is None:
+            return  # the replay ended the subscription
+        connection.push(envelope.control("subscribed", topic=grant.topic, cursor=upto,
+                                         **grant.ready))
+        subscription.go_live(upto)
+
+    async def _drop(self, opened: _Open) -> None:
+        await self._hub.detach(opened.subscription)
+        with contextlib.suppress(RedisError, OSError):
+            await opened.kind.released(opened.grant)
+
+    # -- one topic, the room socket's way ------------------------------------------------
+
+    async def serve_single(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        caller: uuid.UUID,
+        kind: TopicKind,
+        grant: Grant,
+        since: str | None,
+    ) -> None:
+        """A socket bound to one topic for its life: frames without `topic`, `ready` once the
+        replay is done, and an event that ends the subscription closes the socket."""
+        connection = Connection(socket, caller, self._queue_size)
+        subscription = Subscription(connection, grant.topic, grant.ending, gateway=False)
+        await self._hub.attach(subscription)
+        try:
+            upto = await self._replay(subscription, since)
+            if upto is None:
+                await connection.closed.wait()
+                return
+            connection.push(envelope.control("ready", cursor=upto, **grant.ready))
+            subscription.go_live(upto)
+
+            def reply(kind: str, fields: dict[str, Any]) -> None:
+                connection.push(envelope.control(kind, **fields))
+
+            while not connection.closed.is_set():
+                raw = await self._next_text(socket, connection)
+                if raw is None:
+                    continue
+                if _is_ping(raw):
+                    connection.push('{"type":"pong"}')
+                    continue
+                try:
+                    await kind.handle(grant, raw, reply)
+                except MootError as exc:
+                    connection.push(envelope.error(exc.code, exc.message, **exc.details))
+        finally:
+            await self._hub.detach(subscription)
+            await connection.stop()
+            with contextlib.suppress(RedisError, OSError):
+                await kind.released(grant)
+
+    # -- shared -------------------------------------------------------------------------
+
+    async def _replay(self, subscription: Subscription, since: str | None) -> str | None:
+        """Send what the client missed since `since`; the cursor it is now at, or None if a
+        replayed event ended the subscription."""
+        connection, topic = subscription.connection, subscription.topic
+        tag = topic if subscription.gateway else None
+        last = await self._log.last_cursor(topic)
+        if not since:
+            return last
+        try:
+            cursor_key(since)
+            missed = await self._log.events_since(topic, since)
+        except ValueError:
+            connection.push(envelope.error("invalid_cursor", "since is not a cursor",
+                                           **({"topic": tag} if tag else {})))
+            missed = None
+        if missed is None:
+            fields: dict[str, Any] = {"topic": tag} if tag else {}
+            connection.push(envelope.control("resync", cursor=last, **fields))
+            return last
+        for cursor, event in missed:
+            text = envelope.frame(event, cursor, tag)
+            if not subscription.deliver(text, envelope.decode_head(event), force=True):
+                return None
+            last = max(last, cursor, key=cursor_key)
+            await connection.drain()
+        return last
+
+    async def _next_text(
+        self, socket: WebSocket[Any, Any, Any], connection: Connection
+    ) -> str | None:
+        """The next text frame; None for a frame we answered with an error, or when the
+        socket closed (then `connection.closed` is set)."""
+        try:
+            event = await socket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            connection.closed.set()
+            return None
+        if event["type"] == "websocket.disconnect":
+            connection.closed.set()
+            return None
+        raw = cast(str | None, event.get("text"))
+        if raw is None:
+            connection.push(envelope.error("invalid_frame", "Send JSON text frames."))
+            return None
+        max_frame = self._max_frame
+        if len(raw) > max_frame // 4 and len(raw.encode()) > max_frame:  # cheap check first
+            connection.push(
+                envelope.error("frame_too_large", f"Frames are limited to {max_frame} bytes.")
+            )
+            return None
+        return raw
+

@@ -1,0 +1,284 @@
+"""Fan-out: one Redis pub/sub connection per instance, one channel per topic with local
+subscribers, and a bounded queue with a single writer per socket.
+
+An event is parsed and framed once per instance (at most twice: with and without its topic,
+for gateway and room sockets), then handed to every local subscription of its topic. A socket
+that falls `queue_size` frames behind is closed (1013) and reconnects with its cursors, so
+one slow client never holds up a topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from moot.realtime.close_codes import CloseCode
+from moot.realtime.envelope import EventHead, decode_head, frame
+from moot.realtime.topics import channel_key, cursor_key
+
+log = structlog.get_logger(__name__)
+
+# Whether an event ends a subscriber's subscription, and with what code and reason.
+Ending = Callable[[EventHead, uuid.UUID], tuple[CloseCode, str] | None]
+Closing = tuple[int, str]
+
+
+class Connection:
+    """One client socket. Frames wait in a bounded deque; a writer task exists only while
+    there is something to send, so an idle socket costs no task (bench/: memory per idle
+    socket)."""
+
+    __slots__ = ("_closer", "_drained", "_queue", "_queue_size", "_writer", "closed",
+                 "socket", "subscriber")
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], subscriber: uuid.UUID, queue_size: int
+    ) -> None:
+        self.socket = socket
+        self.subscriber = subscriber
+        self._queue: deque[tuple[str, Closing | None]] = deque()
+        self._queue_size = queue_size
+        self.closed = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+
+    def push(self, text: str, close_after: Closing | None = None, *, force: bool = False) -> None:
+        """Queue a frame; a socket too far behind is closed rather than buffered forever
+        (`force`: a replay, which waits for the queue to drain instead)."""
+        if self.closed.is_set():
+            return
+        if not force and len(self._queue) >= self._queue_size:
+            self.closed.set()
+            self._queue.clear()
+            self._closer = asyncio.create_task(
+                self._close(CloseCode.TRY_AGAIN, "too slow; reconnect with since=")
+            )
+            return
+        self._queue.append((text, close_after))
+        if self._writer is None or self._writer.done():
+            self._drained.clear()
+            self._writer = asyncio.create_task(self._write())
+
+    async def drain(self) -> None:
+        """Wait until the queue is at most half full (a long replay paces itself)."""
+        while len(self._queue) > self._queue_size // 2 and not self.closed.is_set():
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                text, close_after = self._queue.popleft()
+                if text:
+                    await self.socket.send_text(text)
+                if close_after is not None:
+                    self.closed.set()
+                    self._queue.clear()
+                    await self._close(*close_after)
+                    return
+                if len(self._queue) <= self._queue_size // 2:
+                    self._drained.set()
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            self.closed.set()  # the peer went away mid-send
+        except Exception:
+            self.closed.set()
+            log.exception("socket_writer_failed")
+        finally:
+            self._drained.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed.set()
+        self._queue.clear()
+        await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.socket.close(code=code, reason=reason)
+
+    async def stop(self) -> None:
+        self.closed.set()
+        self._queue.clear()
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
+class Subscription:
+    """One topic on one connection. Until it is live (its replay is done), events wait in
+    `pending`; going live sends those the replay did not, in order, in one step."""
+
+    __slots__ = ("connection", "done", "ending", "gateway", "live", "on_end", "pending", "topic")
+
+    def __init__(
+        self,
+        connection: Connection,
+        topic: str,
+        ending: Ending,
+        *,
+        gateway: bool,
+        on_end: Callable[[Subscription, int, str], None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.topic = topic
+        self.ending = ending
+        self.gateway = gateway  # frames carry their topic; an ending unsubscribes, not closes
+        self.on_end = on_end
+        self.live = False
+        self.done = False  # ended by an event; the gateway detaches it
+        self.pending: list[tuple[str, str | None, EventHead]] = []
+
+    def go_live(self, replayed_upto: str | None) -> None:
+        upto = cursor_key(replayed_upto) if replayed_upto else (0, 0)
+        pending, self.pending = self.pending, []
+        self.live = True
+        for text, cursor, head in pending:
+            if cursor is not None and cursor_key(cursor) <= upto:
+                continue  # already sent by the replay
+            if not self.deliver(text, head):
+                return
+
+    def deliver(self, text: str, head: EventHead, *, force: bool = False) -> bool:
+        """Send one event (`force`: a replayed one); False if it ended this subscription."""
+        if self.done:
+            return False
+        ending = self.ending(head, self.connection.subscriber)
+        if ending is None:
+            self.connection.push(text, force=force)
+            return True
+        code, reason = ending
+        self.done = True
+        if self.gateway:
+            self.connection.push(text, force=force)
+            if self.on_end is not None:
+                self.on_end(self, code, reason)
+        else:
+            self.connection.push(text, (code, reason), force=True)
+        return False
+
+
+class Hub:
+    def __init__(self, redis: Redis) -> None:
+        self._pubsub: PubSub = redis.pubsub()
+        self._topics: dict[str, set[Subscription]] = {}
+        self._channels: dict[bytes, str] = {}
+        self._subscribed: dict[bytes, asyncio.Event] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._instance_channel = f"moot:instance:{uuid.uuid4()}"
+
+    async def start(self) -> None:
+        # A private channel keeps the pub/sub connection subscribed while no topic is. If
+        # Redis is down at start-up, moot still starts (/ready says why) and the reader retries.
+        try:
+            await self._pubsub.subscribe(self._instance_channel)
+        except (RedisError, OSError) as exc:
+            log.warning("hub_start_without_redis", error=type(exc).__name__)
+        self._reader = asyncio.create_task(self._read(), name="moot-hub")
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for subscriptions in list(self._topics.values()):
+            for subscription in list(subscriptions):
+                await subscription.connection.stop()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._pubsub.aclose(), timeout=5)  # type: ignore[no-untyped-call]
+
+    @property
+    def connection_count(self) -> int:
+        return len({s.connection for subs in self._topics.values() for s in subs})
+
+    async def attach(self, subscription: Subscription) -> None:
+        """Add a subscription, subscribing the instance to the topic's channel first."""
+        name = channel_key(subscription.topic).encode()
+        subscriptions = self._topics.get(subscription.topic)
+        if subscriptions is None:
+            subscriptions = self._topics[subscription.topic] = set()
+            self._channels[name] = subscription.topic
+            self._subscribed[name] = asyncio.Event()
+            await self._pubsub.subscribe(name)
+        subscriptions.add(subscription)
+        # The replay reads the topic's log next; it must not run before Redis confirmed the
+        # subscription, or an event published in between would reach neither path.
+        await asyncio.wait_for(self._subscribed[name].wait(), timeout=5)
+
+    async def detach(self, subscription: Subscription) -> None:
+        subscriptions = self._topics.get(subscription.topic)
+        if subscriptions is None or subscription not in subscriptions:
+            return
+        subscriptions.discard(subscription)
+        if not subscriptions:
+            del self._topics[subscription.topic]
+            name = channel_key(subscription.topic).encode()
+            self._channels.pop(name, None)
+            self._subscribed.pop(name, None)
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(name)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    await self._pubsub.subscribe(self._instance_channel)
+                async for message in self._pubsub.listen():
+                    self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("hub_disconnected", error=type(exc).__name__)
+                await asyncio.sleep(0.5)  # redis-py resubscribes on reconnect
+            except Exception:
+                log.exception("hub_failed")
+                await asyncio.sleep(0.5)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        name = message["channel"]
+        if kind == "subscribe":
+            ready = self._subscribed.get(name)
+            if ready is not None:
+                ready.set()
+            return
+        if kind != "message":
+            return
+        topic = self._channels.get(name)
+        if topic is None:
+            return
+        subscriptions = self._topics.get(topic)
+        if not subscriptions:
+            return
+        raw: bytes = message["data"]
+        cursor_raw, _, event = raw.partition(b"|")
+        head = decode_head(event)
+        cursor = cursor_raw.decode() if cursor_raw else None
+        plain: str | None = None  # framed once for room sockets, once for gateway sockets
+        tagged: str | None = None
+        for subscription in list(subscriptions):
+            if head.to is not None and subscription.connection.subscriber != head.to:
+                continue  # addressed to someone else (signalling, mute requests)
+            if subscription.gateway:
+                if tagged is None:
+                    tagged = frame(event, cursor, topic)
+                text = tagged
+            else:
+                if plain is None:
+                    plain = frame(event, cursor)
+                text = plain
+            if subscription.live:
+                subscription.deliver(text, head)
+            else:
+                subscription.pending.append((text, cursor, head))

@@ -1,0 +1,93 @@
+"""Room events: what everyone on a room's topic hears after a change to the room commits,
+with the system message that tells of it in the chat. The room service calls these; nothing
+else publishes room events.
+
+A change in PostgreSQL stands even if Redis fails to carry its event, so a failure to publish
+is logged, not raised: the request that made the change still succeeds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+
+import msgspec
+import structlog
+from redis.exceptions import RedisError
+
+from moot.chat.service import ChatService
+from moot.realtime.log import TopicLog
+from moot.realtime.topics import topic
+from moot.rooms.schemas import (
+    HostChanged,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantUpdated,
+    ParticipantView,
+    RoomEnded,
+    RoomUpdated,
+)
+
+log = structlog.get_logger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+class RoomEvents:
+    def __init__(self, chat: ChatService, log: TopicLog) -> None:
+        self._chat = chat
+        self._log = log
+
+    async def joined(self, room_id: uuid.UUID, participant: ParticipantView) -> None:
+        # On the join path: the event and its system message go to Redis in one round trip.
+        event = _encode(ParticipantJoined(participant=participant))
+        text = f"{participant.display_name} joined"
+        await _announce(self._chat.event_with_system_message(room_id, event, text))
+
+    async def renamed(
+        self, room_id: uuid.UUID, participant: ParticipantView, old_name: str
+    ) -> None:
+        event = _encode(ParticipantUpdated(participant=participant))
+        text = f"{old_name} is now {participant.display_name}"
+        await _announce(self._chat.event_with_system_message(room_id, event, text))
+
+    async def left(
+        self,
+        room_id: uuid.UUID,
+        participant: ParticipantView,
+        reason: str,
+        new_host: ParticipantView | None = None,
+    ) -> None:
+        event = _encode(
+            ParticipantLeft(
+                participant_id=participant.participant_id,
+                display_name=participant.display_name,
+                reason=reason,  # type: ignore[arg-type]
+            )
+        )
+        verb = "was removed by the host" if reason == "removed" else "left"
+        text = f"{participant.display_name} {verb}"
+        await _announce(self._chat.event_with_system_message(room_id, event, text))
+        if new_host is not None:
+            await self.host_changed(room_id, new_host)
+
+    async def host_changed(self, room_id: uuid.UUID, host: ParticipantView) -> None:
+        event = _encode(HostChanged(host=host))
+        text = f"{host.display_name} is now the host"
+        await _announce(self._chat.event_with_system_message(room_id, event, text))
+
+    async def updated(self, room_id: uuid.UUID, locked: bool) -> None:
+        event = _encode(RoomUpdated(locked=locked))
+        text = "The host locked the room" if locked else "The host unlocked the room"
+        await _announce(self._chat.event_with_system_message(room_id, event, text))
+
+    async def ended(self, room_id: uuid.UUID, reason: str) -> None:
+        # The system message first: the event closes everyone's socket.
+        await _announce(self._chat.system_message(room_id, "The meeting has ended"))
+        await _announce(self._log.publish(topic("room", room_id), _encode(RoomEnded(reason=reason))))
+
+
+async def _announce(publishing: Awaitable[object]) -> None:
+    try:
+        await publishing
+    except (RedisError, OSError) as exc:
+        log.warning("room_event_not_published", error=type(exc).__name__)

@@ -1,0 +1,48 @@
+"""Who holds a seat in a room: the check every room-scoped action starts with, and the answer
+the chat asks for (`chat.service.Members`)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from moot.chat.schemas import Author
+from moot.errors import MootError
+from moot.rooms import store
+from moot.rooms.schemas import ParticipantView
+
+
+class RoomMembers:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def require_participant(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> ParticipantView:
+        """The caller's seat in an active room, or the error that explains why there is none."""
+        async with self._pool.acquire() as conn:
+            seat = await store.active_seat(conn, room_id, participant_id)
+            if seat is not None:
+                return store.participant_view(seat)
+            room = await store.get_room(conn, room_id)
+        if room is None:
+            raise MootError("room_not_found")
+        if room.status == "ended":
+            raise MootError("room_ended")
+        raise MootError("not_a_participant")
+
+    async def author(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> Author:
+        return as_author(await self.require_participant(room_id, participant_id))
+
+    async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+        async with self._pool.acquire() as conn:
+            return await store.active_seat(conn, room_id, participant_id) is not None
+
+
+def as_author(seat: ParticipantView) -> Author:
+    return Author(
+        participant_id=seat.participant_id,
+        display_name=seat.display_name,
+        moderator=seat.role == "host",
+    )
