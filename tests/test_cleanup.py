@@ -323,6 +323,6 @@ async def test_the_cleanup_command_runs_one_pass_and_prints_its_report(
     assert (await room_row(db, idle))["end_reason"] == "idle"
     assert (await room_row(db, fresh))["status"] == "active"
     # Anyone still connected to the room hears it ended, as with the loop inside `serve`.
-    chat = moot.app.state.services.chat
-    events = await chat.events_since(uuid.UUID(idle["id"]), "0-0")
+    log = moot.app.state.services.log
+    events = await log.events_since(f"room:{idle['id']}", "0-0")
     assert any(b'"room.ended"' in event for _, event in events)

@@ -335,10 +335,11 @@ async def test_cleanup_closes_the_livekit_room_of_a_meeting_it_ended(
 ) -> None:
     moot = await livekit_moot(moot_factory, livekit)
     room, _, _ = await meeting(moot)
-    await moot.app.state.services.media.room_closed(uuid.UUID(room["id"]))
+    await moot.app.state.services.rooms.room_closed(uuid.UUID(room["id"]), "cleanup")
     assert room["livekit_room_name"] not in livekit.rooms
     livekit.fail_with = (503, "unavailable")
-    await moot.app.state.services.media.room_closed(uuid.UUID(room["id"]))  # logged, not raised
+    # Logged, not raised:
+    await moot.app.state.services.rooms.room_closed(uuid.UUID(room["id"]), "cleanup")
 
 
 # -- webhooks ------------------------------------------------------------------------------

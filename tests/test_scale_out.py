@@ -362,3 +362,107 @@ async def test_sigterm_hands_room_sockets_to_another_instance_and_exits_in_time(
                         f"/api/v1/rooms/{room['code']}/participants")).status_code == 200
     finally:
         await asyncio.to_thread(stop, leaving)
+
+
+# -- the gateway: one socket, topics from several instances --------------------------------
+
+
+async def test_one_gateway_socket_follows_two_rooms_served_by_two_instances(
+    cluster: Cluster, fresh: asyncpg.Connection
+) -> None:
+    async with httpx.AsyncClient(base_url=cluster.a.url) as http_a, httpx.AsyncClient(
+        base_url=cluster.b.url
+    ) as http_b:
+        ada, grace, linus = await guest_of(http_a), await guest_of(http_b), await guest_of(http_a)
+        first = await ada.create_room(display_name="Ada")
+        second = await grace.create_room(display_name="Grace")
+        third = await linus.create_room(display_name="Linus")
+        you = await guest_of(http_a)
+        assert (await you.join(first["code"], "You")).status_code == 200
+        assert (await on(you, http_b).join(second["code"], "You")).status_code == 200
+        topic_1, topic_2 = f"room:{first['id']}", f"room:{second['id']}"
+
+        async with connect(f"{cluster.a.ws_url}/ws?token={you.token}") as ws:
+            assert (await next_of(ws, "ready"))["subscriber"] == you.participant_id
+            for name in (topic_1, topic_2):
+                await ws.send(json.dumps({"type": "subscribe", "topic": name}))
+                subscribed = await next_of(ws, "subscribed")
+                assert subscribed["topic"] == name
+                assert subscribed["you"]["display_name"] == "You"
+
+            # A topic the caller may not see is refused by name; the socket stays open.
+            await ws.send(json.dumps({"type": "subscribe", "topic": f"room:{third['id']}"}))
+            refused = await next_of(ws, "error")
+            assert refused["topic"] == f"room:{third['id']}"
+            assert refused["code"] == "not_a_participant"
+            await ws.send(json.dumps({"type": "subscribe", "topic": "nothing:1"}))
+            assert (await next_of(ws, "error"))["code"] == "unknown_topic"
+
+            # Each room's message is posted on a different instance; both arrive, tagged.
+            await ada.post(f"/api/v1/rooms/{first['code']}/chat/messages", json={"content": "one"})
+            await grace.post(
+                f"/api/v1/rooms/{second['code']}/chat/messages", json={"content": "two"}
+            )
+            seen: dict[str, str] = {}
+            async with asyncio.timeout(10):
+                while len(seen) < 2:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "message.created":
+                        assert frame["cursor"]
+                        seen[frame["topic"]] = frame["message"]["content"]
+            assert seen == {topic_1: "one", topic_2: "two"}
+
+            # Sending on a topic: chat through the gateway, acknowledged with its topic.
+            await ws.send(json.dumps(
+                {"type": "message.send", "topic": topic_2, "content": "hi", "client_id": "c1"}
+            ))
+            sent = await next_of(ws, "message.sent")
+            assert sent["topic"] == topic_2 and sent["client_id"] == "c1"
+
+            # The first meeting ends: its topic closes, the socket and the other topic live on.
+            await ada.post(f"/api/v1/rooms/{first['code']}/end")
+            frames = await frames_until(ws, "unsubscribed")
+            assert any(f["type"] == "room.ended" and f["topic"] == topic_1 for f in frames)
+            assert frames[-1]["topic"] == topic_1 and frames[-1]["code"] == 4410
+            await grace.post(
+                f"/api/v1/rooms/{second['code']}/chat/messages", json={"content": "still here"}
+            )
+            message = await next_of(ws, "message.created")
+            assert message["topic"] == topic_2 and message["message"]["content"] == "still here"
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await next_of(ws, "pong") == {"type": "pong"}
+        await grace.post(f"/api/v1/rooms/{second['code']}/end")
+        await linus.post(f"/api/v1/rooms/{third['code']}/end")
+
+
+async def test_a_gateway_subscription_replays_what_was_missed_since_its_cursor(
+    cluster: Cluster, fresh: asyncpg.Connection
+) -> None:
+    async with httpx.AsyncClient(base_url=cluster.a.url) as http_a, httpx.AsyncClient(
+        base_url=cluster.b.url
+    ) as http_b:
+        host = await guest_of(http_a)
+        room = await host.create_room(display_name="Host")
+        topic = f"room:{room['id']}"
+        async with connect(f"{cluster.b.ws_url}/ws?token={host.token}") as ws:
+            await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
+            cursor = (await next_of(ws, "subscribed"))["cursor"]
+            await ws.send(json.dumps({"type": "unsubscribe", "topic": topic}))
+            assert (await next_of(ws, "unsubscribed"))["topic"] == topic
+            for text in ("missed one", "missed two"):
+                await on(host, http_b).post(
+                    f"/api/v1/rooms/{room['code']}/chat/messages", json={"content": text}
+                )
+            # Subscribed by its code: the answer names the room by id.
+            await ws.send(json.dumps(
+                {"type": "subscribe", "topic": f"room:{room['code']}", "since": cursor}
+            ))
+            frames = await frames_until(ws, "subscribed")
+            replayed = [f["message"]["content"] for f in frames if f["type"] == "message.created"]
+            assert replayed == ["missed one", "missed two"]
+            assert all(f["topic"] == topic for f in frames)
+            assert frames[-1]["cursor"] == frames[-2]["cursor"]
+        async with connect(f"{cluster.a.ws_url}/ws?token=forged.credential") as ws:
+            assert (await next_of(ws, "error"))["code"] == "invalid_credential"
+            assert (await closed_with(ws))[0] == 4401
+        await host.post(f"/api/v1/rooms/{room['code']}/end")

@@ -24,12 +24,13 @@ RoomId = NamedDependency[uuid.UUID]  # the room the `{room}` path parameter name
 
 
 async def provide_room_id(room: RoomRef, services: Svc, participant: Caller) -> uuid.UUID:
-    """The room's id from its UUID or code; 404 `room_not_found` otherwise.
+    """The room's id from its UUID or code (the nil UUID if it names none: the service
+    then answers 404 `room_not_found`, after the request body's own validation).
 
     It depends on `participant` although it does not use it: Litestar resolves dependencies
     of one depth concurrently in a task group, which costs more than the two calls (README,
     Performance). Handlers without a caller resolve `RoomRef` themselves."""
-    return await services.rooms.resolve(room)
+    return await services.rooms.resolve_at_edge(room)
 
 
 def client_info(request: Request[Any, Any, Any]) -> ClientInfo:

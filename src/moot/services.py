@@ -58,6 +58,7 @@ class Services:
     redis: Redis
     limiter: RateLimiter
     identity: IdentityService
+    log: TopicLog
     hub: Hub
     gateway: Gateway
     rooms: RoomService
@@ -71,7 +72,9 @@ class Services:
 
 
 @contextlib.asynccontextmanager
-async def open_stores(settings: Settings, database_url: str, redis_url: str) -> AsyncIterator[Stores]:
+async def open_stores(
+    settings: Settings, database_url: str, redis_url: str
+) -> AsyncIterator[Stores]:
     pool = await create_pool(database_url, settings.db_pool_min, settings.db_pool_max)
     redis = create_redis(redis_url)
     try:
@@ -152,6 +155,7 @@ async def build_services(
         redis=redis,
         limiter=limiter,
         identity=IdentityService(secret_key),
+        log=log,
         hub=hub,
         gateway=gateway,
         rooms=rooms,

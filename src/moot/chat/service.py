@@ -109,7 +109,9 @@ class ChatService:
             )
         return content
 
-    async def send(self, room_id: uuid.UUID, participant_id: uuid.UUID, content: str) -> ChatMessage:
+    async def send(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, content: str
+    ) -> ChatMessage:
         author = await self._members.author(room_id, participant_id)
         return await self.send_as(room_id, author, content)
 

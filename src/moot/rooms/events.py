@@ -83,7 +83,8 @@ class RoomEvents:
     async def ended(self, room_id: uuid.UUID, reason: str) -> None:
         # The system message first: the event closes everyone's socket.
         await _announce(self._chat.system_message(room_id, "The meeting has ended"))
-        await _announce(self._log.publish(topic("room", room_id), _encode(RoomEnded(reason=reason))))
+        ended = _encode(RoomEnded(reason=reason))
+        await _announce(self._log.publish(topic("room", room_id), ended))
 
 
 async def _announce(publishing: Awaitable[object]) -> None:

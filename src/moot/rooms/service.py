@@ -48,6 +48,7 @@ TranscriptionReleased = Callable[[uuid.UUID], Awaitable[None]]
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
 _RESOLVED_KEPT = 10_000  # room refs remembered per process
+NO_ROOM = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,15 @@ class RoomService:
         return self._media.mode
 
     # -- lookups -------------------------------------------------------------------------
+
+    async def resolve_at_edge(self, ref: str) -> uuid.UUID:
+        """`resolve` for the HTTP edge: a reference that names no room gives the nil UUID,
+        which names none either, so a request's own validation (422) still comes first and
+        the service it calls answers 404 `room_not_found`."""
+        try:
+            return await self.resolve(ref)
+        except MootError:
+            return NO_ROOM
 
     async def resolve(self, ref: str) -> uuid.UUID:
         """Turn a room UUID or human code into the room id; 404 `room_not_found` otherwise.

@@ -53,7 +53,9 @@ class TranscriptionEvents:
         event = TranscriptionUpdated(status=status, host_id=host_id)  # type: ignore[arg-type]
         await self._publish(room_id, _encode(event), keep=True)
 
-    async def transcript(self, room_id: uuid.UUID, event: TranscriptPartial | TranscriptFinal) -> None:
+    async def transcript(
+        self, room_id: uuid.UUID, event: TranscriptPartial | TranscriptFinal
+    ) -> None:
         await self._publish(room_id, _encode(event), keep=isinstance(event, TranscriptFinal))
 
     async def _publish(self, room_id: uuid.UUID, event: bytes, *, keep: bool) -> None:
