@@ -102,11 +102,9 @@ export const api = {
   join: (ref: string, displayName: string) =>
     request<RoomSession>('POST', `${room(ref)}/join`, { display_name: displayName }),
   leave: (ref: string) => request<unknown>('POST', `${room(ref)}/leave`),
-  participants: (ref: string) =>
-    request<{ items: Participant[] }>('GET', `${room(ref)}/participants`),
+  participants: (ref: string) => request<{ items: Participant[] }>('GET', `${room(ref)}/participants`),
   end: (ref: string) => request<unknown>('POST', `${room(ref)}/end`),
-  lock: (ref: string, locked: boolean) =>
-    request<Room>('POST', `${room(ref)}/${locked ? 'lock' : 'unlock'}`),
+  lock: (ref: string, locked: boolean) => request<Room>('POST', `${room(ref)}/${locked ? 'lock' : 'unlock'}`),
   remove: (ref: string, participantId: string) =>
     request<unknown>('DELETE', `${room(ref)}/participants/${participantId}`),
   transferHost: (ref: string, participantId: string) =>
@@ -123,26 +121,20 @@ export const api = {
     request<ChatMessage>('POST', `${room(ref)}/chat/messages`, { content }),
   editMessage: (ref: string, id: string, content: string) =>
     request<ChatMessage>('PUT', `${room(ref)}/chat/messages/${id}`, { content }),
-  deleteMessage: (ref: string, id: string) =>
-    request<unknown>('DELETE', `${room(ref)}/chat/messages/${id}`),
+  deleteMessage: (ref: string, id: string) => request<unknown>('DELETE', `${room(ref)}/chat/messages/${id}`),
 
   mediaToken: (ref: string) => request<MediaAccess>('POST', `${room(ref)}/media/token`),
   webrtcConfig: () => request<WebRTCConfig>('GET', '/api/v1/config/webrtc'),
 
   transcription: (ref: string) => request<TranscriptionState>('GET', `${room(ref)}/transcription`),
-  startTranscription: (ref: string) =>
-    request<TranscriptionStart>('POST', `${room(ref)}/transcription/start`),
-  stopTranscription: (ref: string) =>
-    request<TranscriptionState>('POST', `${room(ref)}/transcription/stop`),
+  startTranscription: (ref: string) => request<TranscriptionStart>('POST', `${room(ref)}/transcription/start`),
+  stopTranscription: (ref: string) => request<TranscriptionState>('POST', `${room(ref)}/transcription/stop`),
   designateTranscriber: (ref: string, participantId: string) =>
     request<TranscriptionState>('POST', `${room(ref)}/transcription/host`, {
       participant_id: participantId,
     }),
   transcripts: (ref: string, after?: number) =>
-    request<TranscriptPage>(
-      'GET',
-      `${room(ref)}/transcripts?limit=500${after !== undefined ? `&after=${after}` : ''}`,
-    ),
+    request<TranscriptPage>('GET', `${room(ref)}/transcripts?limit=500${after !== undefined ? `&after=${after}` : ''}`),
   /** The export is a download: fetched with the credential, handed to the browser as a file. */
   async exportTranscript(ref: string, format: 'txt' | 'srt' | 'vtt'): Promise<void> {
     const { token } = await getIdentity();

@@ -97,7 +97,8 @@ export class Meeting extends Observable<MeetingState> {
     this.socket = new RoomSocket(room.id, identity.token, {
       onEvent: (event) => this.onEvent(event),
       onStatus: (status) => this.set({ status }),
-      onEnd: (ending, code) => this.finish(ending === 'left' ? 'otherTab' : code === 'not_a_participant' ? 'left' : ending),
+      onEnd: (ending, code) =>
+        this.finish(ending === 'left' ? 'otherTab' : code === 'not_a_participant' ? 'left' : ending),
     });
   }
 
@@ -214,7 +215,11 @@ export class Meeting extends Observable<MeetingState> {
       case 'host.changed': {
         const hostId = event.host.participant_id;
         const participants = this.state.participants.map((p) =>
-          p.participant_id === hostId ? { ...p, role: 'host' as const } : p.role === 'host' ? { ...p, role: 'participant' as const } : p,
+          p.participant_id === hostId
+            ? { ...p, role: 'host' as const }
+            : p.role === 'host'
+              ? { ...p, role: 'participant' as const }
+              : p,
         );
         if (!participants.some((p) => p.participant_id === hostId)) participants.push(event.host);
         this.setParticipants(participants);
@@ -269,7 +274,8 @@ export class Meeting extends Observable<MeetingState> {
         });
         break;
       case 'error':
-        if (event.code === 'rate_limited' || event.code === 'validation_failed') this.notify(`errors.${event.code}`, {}, 'error');
+        if (event.code === 'rate_limited' || event.code === 'validation_failed')
+          this.notify(`errors.${event.code}`, {}, 'error');
         break;
     }
   }
@@ -350,7 +356,8 @@ export class Meeting extends Observable<MeetingState> {
         after = result.next_after;
       }
       const byUtterance = new Map(segments.map((s) => [s.utterance_id, s]));
-      for (const s of this.state.transcript) if (!byUtterance.has(s.utterance_id) || !s.final) byUtterance.set(s.utterance_id, s);
+      for (const s of this.state.transcript)
+        if (!byUtterance.has(s.utterance_id) || !s.final) byUtterance.set(s.utterance_id, s);
       this.set({ transcript: [...byUtterance.values()].sort((a, b) => a.started_at - b.started_at) });
     } catch {
       /* transcripts are optional */
@@ -361,7 +368,9 @@ export class Meeting extends Observable<MeetingState> {
     const existing = this.state.transcript.find((s) => s.utterance_id === segment.utterance_id);
     if (existing?.final && !segment.final) return; // a late partial never replaces the final text
     const transcript = existing
-      ? this.state.transcript.map((s) => (s.utterance_id === segment.utterance_id ? { ...segment, display_name: s.display_name } : s))
+      ? this.state.transcript.map((s) =>
+          s.utterance_id === segment.utterance_id ? { ...segment, display_name: s.display_name } : s,
+        )
       : [...this.state.transcript, segment].sort((a, b) => a.started_at - b.started_at);
     this.set({ transcript });
   }
@@ -422,7 +431,8 @@ export class Meeting extends Observable<MeetingState> {
 
   private expireTyping() {
     const now = Date.now();
-    if (this.state.typing.some((t) => t.until <= now)) this.set({ typing: this.state.typing.filter((t) => t.until > now) });
+    if (this.state.typing.some((t) => t.until <= now))
+      this.set({ typing: this.state.typing.filter((t) => t.until > now) });
   }
 
   // -- media --------------------------------------------------------------------------------

@@ -142,47 +142,23 @@ function Message({
   timeText: string;
 }) {
   const { t } = useTranslation();
-  const [text, setText] = useState(message.content);
-  useEffect(() => setText(message.content), [message.content, editing]);
   return (
-    <li className={`message ${own ? 'own' : ''} ${grouped ? 'grouped' : ''}`} data-testid="chat-message" data-id={message.id}>
+    <li
+      className={`message ${own ? 'own' : ''} ${grouped ? 'grouped' : ''}`}
+      data-testid="chat-message"
+      data-id={message.id}
+    >
       {grouped ? null : (
         <div className="message-head">
-          <span className="message-author">{own ? `${message.display_name} (${t('common.you')})` : message.display_name}</span>
+          <span className="message-author">
+            {own ? `${message.display_name} (${t('common.you')})` : message.display_name}
+          </span>
           <time dateTime={message.created_at}>{timeText}</time>
         </div>
       )}
       {editing ? (
-        <form
-          className="message-edit"
-          onSubmit={(event) => {
-            event.preventDefault();
-            onSave(text);
-          }}
-        >
-          <textarea
-            value={text}
-            autoFocus
-            aria-label={t('chat.editing')}
-            maxLength={2000}
-            onChange={(event) => setText(event.target.value)}
-            onKeyDown={(event) => {
-              if (event.key === 'Escape') onCancel();
-              if (event.key === 'Enter' && !event.shiftKey) {
-                event.preventDefault();
-                onSave(text);
-              }
-            }}
-          />
-          <div className="message-edit-actions">
-            <button type="button" className="button text small" onClick={onCancel}>
-              {t('common.cancel')}
-            </button>
-            <button type="submit" className="button primary small">
-              {t('common.save')}
-            </button>
-          </div>
-        </form>
+        // Keyed by the text, so the draft starts from the message as it is now.
+        <MessageEditor key={message.content} initial={message.content} onCancel={onCancel} onSave={onSave} />
       ) : (
         <p className="message-body">
           <span data-testid="chat-text">{message.content}</span>
@@ -196,5 +172,50 @@ function Message({
         </div>
       ) : null}
     </li>
+  );
+}
+
+function MessageEditor({
+  initial,
+  onCancel,
+  onSave,
+}: {
+  initial: string;
+  onCancel: () => void;
+  onSave: (content: string) => void;
+}) {
+  const { t } = useTranslation();
+  const [text, setText] = useState(initial);
+  return (
+    <form
+      className="message-edit"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSave(text);
+      }}
+    >
+      <textarea
+        value={text}
+        autoFocus
+        aria-label={t('chat.editing')}
+        maxLength={2000}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') onCancel();
+          if (event.key === 'Enter' && !event.shiftKey) {
+            event.preventDefault();
+            onSave(text);
+          }
+        }}
+      />
+      <div className="message-edit-actions">
+        <button type="button" className="button text small" onClick={onCancel}>
+          {t('common.cancel')}
+        </button>
+        <button type="submit" className="button primary small">
+          {t('common.save')}
+        </button>
+      </div>
+    </form>
   );
 }

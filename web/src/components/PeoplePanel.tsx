@@ -32,7 +32,12 @@ export function PeoplePanel({
           const isYou = person.participant_id === you;
           const mic = isYou ? localMic : (state.remotes.get(person.participant_id)?.mic ?? true);
           return (
-            <li key={person.participant_id} className="person" data-testid="person" data-participant-id={person.participant_id}>
+            <li
+              key={person.participant_id}
+              className="person"
+              data-testid="person"
+              data-participant-id={person.participant_id}
+            >
               <Avatar name={person.display_name} id={person.participant_id} size={36} />
               <div className="person-text">
                 <span className="person-name">
@@ -52,19 +57,30 @@ export function PeoplePanel({
                 <Menu
                   label={t('host.actionsFor', { name: person.display_name })}
                   trigger={({ toggle }) => (
-                    <IconButton icon="more" label={t('host.actionsFor', { name: person.display_name })} onClick={toggle} className="small" />
+                    <IconButton
+                      icon="more"
+                      label={t('host.actionsFor', { name: person.display_name })}
+                      onClick={toggle}
+                      className="small"
+                    />
                   )}
                 >
                   {(close) => (
                     <>
-                      <MenuItem icon="micOff" onSelect={() => (close(), void meeting.muteParticipant(person.participant_id))}>
+                      <MenuItem
+                        icon="micOff"
+                        onSelect={() => (close(), void meeting.muteParticipant(person.participant_id))}
+                      >
                         {t('host.mute')}
                       </MenuItem>
                       <MenuItem icon="star" onSelect={() => (close(), void meeting.makeHost(person.participant_id))}>
                         {t('host.makeHost')}
                       </MenuItem>
                       {state.transcription?.enabled ? (
-                        <MenuItem icon="transcript" onSelect={() => (close(), void meeting.makeTranscriber(person.participant_id))}>
+                        <MenuItem
+                          icon="transcript"
+                          onSelect={() => (close(), void meeting.makeTranscriber(person.participant_id))}
+                        >
                           {t('host.makeTranscriber')}
                         </MenuItem>
                       ) : null}

@@ -55,7 +55,9 @@ export function TranscriptPanel({ meeting, state }: { meeting: Meeting; state: M
                 <span className="live-dot" /> {t('transcript.live')}
               </span>
             ) : null}
-            {active || isTranscriber ? t('transcript.hostIs', { name: hostName }) : t('transcript.onlyHost', { name: hostName })}
+            {active || isTranscriber
+              ? t('transcript.hostIs', { name: hostName })
+              : t('transcript.onlyHost', { name: hostName })}
           </p>
           {isTranscriber || canStop ? (
             <button

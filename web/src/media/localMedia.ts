@@ -135,7 +135,8 @@ export class LocalMedia extends Observable<LocalState> {
       this.set({ cam: true });
       const id = this.state.videoDeviceId;
       const track = await this.single('video', { ...VIDEO, ...(id ? { deviceId: { ideal: id } } : {}) });
-      if (!this.state.cam) track?.stop(); // turned off again while we waited
+      if (!this.state.cam)
+        track?.stop(); // turned off again while we waited
       else this.set({ video: track, problem: track ? null : this.state.problem });
     }
     this.save();

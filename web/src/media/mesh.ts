@@ -92,7 +92,10 @@ export class MeshSession implements MediaSession {
     if (this.closed) return;
     const run = (task: () => Promise<void>) => {
       const chain = this.queues.get(event.from) ?? Promise.resolve();
-      this.queues.set(event.from, chain.then(task).catch((error) => console.warn('signal', event.type, error)));
+      this.queues.set(
+        event.from,
+        chain.then(task).catch((error) => console.warn('signal', event.type, error)),
+      );
     };
     if (event.type === 'signal.offer') run(() => this.onOffer(event.from, event.sdp!));
     else if (event.type === 'signal.answer') run(() => this.onAnswer(event.from, event.sdp!));
@@ -232,7 +235,8 @@ export class MeshSession implements MediaSession {
       if (local.video !== previous.video && peer.video) void peer.video.sender.replaceTrack(local.video);
       if (local.screen !== previous.screen) {
         if (peer.screen) void peer.screen.sender.replaceTrack(local.screen);
-        else if (local.screen && peer.audio) // not before the first negotiation is under way
+        else if (local.screen && peer.audio)
+          // not before the first negotiation is under way
           peer.screen = peer.pc.addTransceiver(local.screen, { direction: 'sendonly', streams: [this.screenStream] });
       }
       this.sendState(peer);
@@ -270,7 +274,7 @@ export class MeshSession implements MediaSession {
     const remotes = new Map<string, RemoteMedia>();
     for (const peer of this.peers.values()) {
       const screen = peer.remote.screenMid
-        ? peer.pc.getTransceivers().find((t) => t.mid === peer.remote.screenMid)?.receiver.track ?? null
+        ? (peer.pc.getTransceivers().find((t) => t.mid === peer.remote.screenMid)?.receiver.track ?? null)
         : null;
       const state = peer.pc.connectionState;
       remotes.set(peer.id, {

@@ -43,7 +43,7 @@ export function Landing() {
         <section className="landing-copy">
           <h1>{t('landing.headline')}</h1>
           <p className="lead">{t('landing.lead')}</p>
-          <form className="start-form" onSubmit={start}>
+          <form className="start-form" onSubmit={(event) => void start(event)}>
             <label className="sr-only" htmlFor="meeting-title">
               {t('landing.titleLabel')}
             </label>

@@ -104,7 +104,15 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
     });
     const screen = isYou ? media.screen : remote?.screen;
     if (screen)
-      screens.push({ ...base, key: `${person.participant_id}:screen`, kind: 'screen', track: screen, mic: true, cam: true, connecting: false });
+      screens.push({
+        ...base,
+        key: `${person.participant_id}:screen`,
+        kind: 'screen',
+        track: screen,
+        mic: true,
+        cam: true,
+        connecting: false,
+      });
   }
   // Others first, in the order they came; you last (as in most meeting apps).
   tiles.sort((a, b) => Number(a.isYou) - Number(b.isYou));
@@ -135,13 +143,16 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
   }
 
   const toggle = (name: Exclude<Panel, null>) => setPanel((current) => (current === name ? null : name));
-  const panelTitle = panel === 'people' ? t('people.title') : panel === 'chat' ? t('chat.title') : t('transcript.title');
+  const panelTitle =
+    panel === 'people' ? t('people.title') : panel === 'chat' ? t('chat.title') : t('transcript.title');
   const isHost = state.you.role === 'host';
   const transcriptLive = state.transcription?.status === 'active';
 
   let sidePanel: ReactNode = null;
   if (panel === 'people')
-    sidePanel = <PeoplePanel meeting={meeting} state={state} speaking={levels.speaking} localMic={media.mic && !!media.audio} />;
+    sidePanel = (
+      <PeoplePanel meeting={meeting} state={state} speaking={levels.speaking} localMic={media.mic && !!media.audio} />
+    );
   else if (panel === 'chat') sidePanel = <ChatPanel meeting={meeting} state={state} />;
   else if (panel === 'transcript') sidePanel = <TranscriptPanel meeting={meeting} state={state} />;
 
@@ -228,7 +239,14 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
               align="start"
               placement="above"
               trigger={({ toggle: open, open: isOpen }) => (
-                <IconButton icon="more" label={t('host.menu')} variant="control" pressed={isOpen} onClick={open} testId="host-menu" />
+                <IconButton
+                  icon="more"
+                  label={t('host.menu')}
+                  variant="control"
+                  pressed={isOpen}
+                  onClick={open}
+                  testId="host-menu"
+                />
               )}
             >
               {(close) => (
@@ -256,7 +274,14 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
               )}
             </Menu>
           ) : null}
-          <IconButton icon="callEnd" label={t('room.leave')} variant="danger" className="leave" onClick={() => void meeting.leave()} testId="leave" />
+          <IconButton
+            icon="callEnd"
+            label={t('room.leave')}
+            variant="danger"
+            className="leave"
+            onClick={() => void meeting.leave()}
+            testId="leave"
+          />
         </div>
         <div className="bar-right">
           <IconButton icon="link" label={t('room.copyLink')} onClick={() => void copyLink()} testId="copy-link" />
