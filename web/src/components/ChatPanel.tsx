@@ -1,26 +1,27 @@
-// The room's chat: history and live messages, edit/delete your own, who is typing.
+// A chat: history and live messages, edit/delete your own, who is typing. It reads one
+// ChatStore, whatever conversation that store is for.
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Meeting, MeetingState } from '../meeting';
+import type { ChatStore } from '../chat';
+import { timeOfDay } from '../i18n';
+import { useObservable } from '../store';
 import type { ChatMessage } from '../types';
 import { Icon } from './Icon';
 import { IconButton } from './ui';
 
-const time = (iso: string, lng: string) =>
-  new Date(iso).toLocaleTimeString(lng, { hour: '2-digit', minute: '2-digit' });
-
-export function ChatPanel({ meeting, state }: { meeting: Meeting; state: MeetingState }) {
+/** `you`: the reader's participant id; `moderator`: they may delete anyone's message. */
+export function ChatPanel({ chat, you, moderator }: { chat: ChatStore; you: string; moderator: boolean }) {
   const { t, i18n } = useTranslation();
+  const state = useObservable(chat);
   const [draft, setDraft] = useState('');
   const [editing, setEditing] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
   const stick = useRef(true);
-  const you = state.you.participant_id;
 
   useEffect(() => {
-    meeting.setChatOpen(true);
-    return () => meeting.setChatOpen(false);
-  }, [meeting]);
+    chat.setOpen(true);
+    return () => chat.setOpen(false);
+  }, [chat]);
 
   // Follow new messages unless the reader scrolled up.
   useLayoutEffect(() => {
@@ -30,7 +31,7 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
 
   function send() {
     if (!draft.trim()) return;
-    void meeting.sendMessage(draft);
+    void chat.send(draft);
     setDraft('');
   }
 
@@ -72,17 +73,17 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
               key={message.id}
               message={message}
               own={message.participant_id === you}
-              canDelete={message.participant_id === you || state.you.role === 'host'}
+              canDelete={message.participant_id === you || moderator}
               grouped={!!grouped}
               editing={editing === message.id}
               onEdit={() => setEditing(message.id)}
               onCancel={() => setEditing(null)}
               onSave={(content) => {
                 setEditing(null);
-                if (content.trim() && content.trim() !== message.content) void meeting.editMessage(message.id, content);
+                if (content.trim() && content.trim() !== message.content) void chat.edit(message.id, content);
               }}
-              onDelete={() => void meeting.deleteMessage(message.id)}
-              timeText={time(message.created_at, i18n.language)}
+              onDelete={() => void chat.delete(message.id)}
+              timeText={timeOfDay(new Date(message.created_at), i18n.language)}
             />
           );
         })}
@@ -105,7 +106,7 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
           maxLength={2000}
           onChange={(event) => {
             setDraft(event.target.value);
-            if (event.target.value) meeting.typing();
+            if (event.target.value) chat.typing();
           }}
           onKeyDown={onKey}
           data-testid="chat-input"

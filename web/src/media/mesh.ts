@@ -73,8 +73,8 @@ export class MeshSession implements MediaSession {
       if (!peer || state === 'failed' || state === 'closed') {
         if (peer) this.drop(id);
         this.create(id, true);
-      } else if (peer.pc.signalingState === 'have-local-offer' && peer.pc.localDescription) {
-        this.send({ type: 'signal.offer', to: id, sdp: peer.pc.localDescription.sdp });
+      } else if (peer.pc.signalingState === 'have-local-offer') {
+        this.sendOffer(peer);
       }
     }
   }
@@ -122,8 +122,7 @@ export class MeshSession implements MediaSession {
       } else if (!current) {
         // Both sides offered before either answered (or ours never arrived).
         if (!peer.polite) {
-          if (peer.pc.localDescription && !peer.makingOffer)
-            this.send({ type: 'signal.offer', to: from, sdp: peer.pc.localDescription.sdp });
+          if (!peer.makingOffer) this.sendOffer(peer);
           return;
         }
         this.drop(from);
@@ -162,7 +161,7 @@ export class MeshSession implements MediaSession {
       try {
         peer.makingOffer = true;
         await pc.setLocalDescription();
-        if (mine() && pc.localDescription) this.send({ type: 'signal.offer', to: id, sdp: pc.localDescription.sdp });
+        if (mine()) this.sendOffer(peer);
       } catch (error) {
         console.warn('offer', error);
       } finally {
@@ -198,11 +197,20 @@ export class MeshSession implements MediaSession {
     if (initiator) {
       peer.audio = pc.addTransceiver(this.local.audio ?? 'audio', { direction: 'sendrecv', streams: [this.camStream] });
       peer.video = pc.addTransceiver(this.local.video ?? 'video', { direction: 'sendrecv', streams: [this.camStream] });
-      if (this.local.screen)
-        peer.screen = pc.addTransceiver(this.local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+      if (this.local.screen) this.addScreen(peer, this.local.screen);
     }
     this.emit();
     return peer;
+  }
+
+  /** Send our offer (again): the one in our local description, if there is one. */
+  private sendOffer(peer: Peer) {
+    const offer = peer.pc.localDescription;
+    if (offer) this.send({ type: 'signal.offer', to: peer.id, sdp: offer.sdp });
+  }
+
+  private addScreen(peer: Peer, track: MediaStreamTrack) {
+    peer.screen = peer.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.screenStream] });
   }
 
   /** Answering a first offer: send our tracks on the audio and video lines it brought. */
@@ -217,8 +225,7 @@ export class MeshSession implements MediaSession {
         this.attach(transceiver, this.local.video, this.camStream);
       }
     }
-    if (this.local.screen && !peer.screen)
-      peer.screen = peer.pc.addTransceiver(this.local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+    if (this.local.screen && !peer.screen) this.addScreen(peer, this.local.screen);
   }
 
   private attach(transceiver: RTCRtpTransceiver, track: MediaStreamTrack | null, stream: MediaStream) {
@@ -235,9 +242,8 @@ export class MeshSession implements MediaSession {
       if (local.video !== previous.video && peer.video) void peer.video.sender.replaceTrack(local.video);
       if (local.screen !== previous.screen) {
         if (peer.screen) void peer.screen.sender.replaceTrack(local.screen);
-        else if (local.screen && peer.audio)
-          // not before the first negotiation is under way
-          peer.screen = peer.pc.addTransceiver(local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+        // Not before the first negotiation is under way: that one adds the screen itself.
+        else if (local.screen && peer.audio) this.addScreen(peer, local.screen);
       }
       this.sendState(peer);
     }

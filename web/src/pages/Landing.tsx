@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { api } from '../api';
 import { Icon } from '../components/Icon';
 import { Header } from '../components/Header';
-import { errorCode } from '../meeting';
+import { errorCode } from '../notices';
 import { codeFrom, navigate } from '../router';
 import { savedName } from './names';
 

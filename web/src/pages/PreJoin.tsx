@@ -8,7 +8,7 @@ import { Icon } from '../components/Icon';
 import { useTrackElement } from '../components/VideoTile';
 import { copyText, IconButton, shortcut } from '../components/ui';
 import type { LocalMedia } from '../media/localMedia';
-import { errorCode } from '../meeting';
+import { errorCode } from '../notices';
 import { roomLink } from '../router';
 import { useObservable } from '../store';
 import type { Room, RoomSession } from '../types';
