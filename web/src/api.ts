@@ -2,9 +2,15 @@
 // X-Participant-ID on every request (and as ?token= on WebSockets).
 import type {
   ChatMessage,
+  DeleteResult,
   Identity,
+  LeaveResult,
   MediaAccess,
+  MessagePage,
+  MuteKind,
+  MuteResult,
   Participant,
+  ParticipantList,
   Room,
   RoomSession,
   TranscriptionStart,
@@ -14,6 +20,7 @@ import type {
 } from './types';
 
 const IDENTITY_KEY = 'moot.identity';
+const PARTICIPANT_HEADER = 'X-Participant-ID';
 
 /** An error the API answered with: its stable `code` is what the UI explains. */
 export class ApiError extends Error {
@@ -66,9 +73,10 @@ async function toError(response: Response): Promise<ApiError> {
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+/** A call with this browser's credential; the answer if it is a success, else an ApiError. */
+async function call(method: string, path: string, body?: unknown, retried = false): Promise<Response> {
   const { token } = await getIdentity();
-  const headers: Record<string, string> = { 'X-Participant-ID': token };
+  const headers: Record<string, string> = { [PARTICIPANT_HEADER]: token };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
@@ -84,10 +92,14 @@ async function request<T>(method: string, path: string, body?: unknown, retried 
     // A credential from another server (its secret changed): start over with a new identity.
     localStorage.removeItem(IDENTITY_KEY);
     identity = null;
-    return request<T>(method, path, body, true);
+    return call(method, path, body, true);
   }
   if (!response.ok) throw await toError(response);
-  return (await response.json()) as T;
+  return response;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await (await call(method, path, body)).json()) as T;
 }
 
 const room = (ref: string) => `/api/v1/rooms/${encodeURIComponent(ref)}`;
@@ -101,55 +113,48 @@ export const api = {
   getRoom: (ref: string) => request<Room>('GET', room(ref)),
   join: (ref: string, displayName: string) =>
     request<RoomSession>('POST', `${room(ref)}/join`, { display_name: displayName }),
-  leave: (ref: string) => request<unknown>('POST', `${room(ref)}/leave`),
-  participants: (ref: string) =>
-    request<{ items: Participant[] }>('GET', `${room(ref)}/participants`),
-  end: (ref: string) => request<unknown>('POST', `${room(ref)}/end`),
-  lock: (ref: string, locked: boolean) =>
-    request<Room>('POST', `${room(ref)}/${locked ? 'lock' : 'unlock'}`),
+  leave: (ref: string) => request<LeaveResult>('POST', `${room(ref)}/leave`),
+  /** Leave as the page goes away: `keepalive` outlives the page and, unlike sendBeacon, can
+   * carry the credential. The identity is the one already known: there is no time to ask. */
+  leaveOnPageHide: (ref: string, token: string) =>
+    void fetch(`${room(ref)}/leave`, {
+      method: 'POST',
+      keepalive: true,
+      headers: { [PARTICIPANT_HEADER]: token },
+    }).catch(() => undefined),
+  participants: (ref: string) => request<ParticipantList>('GET', `${room(ref)}/participants`),
+  end: (ref: string) => request<Room>('POST', `${room(ref)}/end`),
+  lock: (ref: string, locked: boolean) => request<Room>('POST', `${room(ref)}/${locked ? 'lock' : 'unlock'}`),
   remove: (ref: string, participantId: string) =>
-    request<unknown>('DELETE', `${room(ref)}/participants/${participantId}`),
+    request<Participant>('DELETE', `${room(ref)}/participants/${participantId}`),
   transferHost: (ref: string, participantId: string) =>
-    request<unknown>('POST', `${room(ref)}/host`, { participant_id: participantId }),
-  mute: (ref: string, participantId: string, kind: 'audio' | 'video' | 'all' = 'audio') =>
-    request<unknown>('POST', `${room(ref)}/participants/${participantId}/mute`, { kind }),
+    request<Participant>('POST', `${room(ref)}/host`, { participant_id: participantId }),
+  mute: (ref: string, participantId: string, kind: MuteKind = 'audio') =>
+    request<MuteResult>('POST', `${room(ref)}/participants/${participantId}/mute`, { kind }),
 
   messages: (ref: string, before?: string) =>
-    request<{ items: ChatMessage[]; has_more: boolean }>(
-      'GET',
-      `${room(ref)}/chat/messages?limit=100${before ? `&before=${before}` : ''}`,
-    ),
+    request<MessagePage>('GET', `${room(ref)}/chat/messages?limit=100${before ? `&before=${before}` : ''}`),
   sendMessage: (ref: string, content: string) =>
     request<ChatMessage>('POST', `${room(ref)}/chat/messages`, { content }),
   editMessage: (ref: string, id: string, content: string) =>
     request<ChatMessage>('PUT', `${room(ref)}/chat/messages/${id}`, { content }),
-  deleteMessage: (ref: string, id: string) =>
-    request<unknown>('DELETE', `${room(ref)}/chat/messages/${id}`),
+  deleteMessage: (ref: string, id: string) => request<DeleteResult>('DELETE', `${room(ref)}/chat/messages/${id}`),
 
   mediaToken: (ref: string) => request<MediaAccess>('POST', `${room(ref)}/media/token`),
   webrtcConfig: () => request<WebRTCConfig>('GET', '/api/v1/config/webrtc'),
 
   transcription: (ref: string) => request<TranscriptionState>('GET', `${room(ref)}/transcription`),
-  startTranscription: (ref: string) =>
-    request<TranscriptionStart>('POST', `${room(ref)}/transcription/start`),
-  stopTranscription: (ref: string) =>
-    request<TranscriptionState>('POST', `${room(ref)}/transcription/stop`),
+  startTranscription: (ref: string) => request<TranscriptionStart>('POST', `${room(ref)}/transcription/start`),
+  stopTranscription: (ref: string) => request<TranscriptionState>('POST', `${room(ref)}/transcription/stop`),
   designateTranscriber: (ref: string, participantId: string) =>
     request<TranscriptionState>('POST', `${room(ref)}/transcription/host`, {
       participant_id: participantId,
     }),
   transcripts: (ref: string, after?: number) =>
-    request<TranscriptPage>(
-      'GET',
-      `${room(ref)}/transcripts?limit=500${after !== undefined ? `&after=${after}` : ''}`,
-    ),
+    request<TranscriptPage>('GET', `${room(ref)}/transcripts?limit=500${after !== undefined ? `&after=${after}` : ''}`),
   /** The export is a download: fetched with the credential, handed to the browser as a file. */
   async exportTranscript(ref: string, format: 'txt' | 'srt' | 'vtt'): Promise<void> {
-    const { token } = await getIdentity();
-    const response = await fetch(`${room(ref)}/transcripts/export?format=${format}`, {
-      headers: { 'X-Participant-ID': token },
-    });
-    if (!response.ok) throw await toError(response);
+    const response = await call('GET', `${room(ref)}/transcripts/export?format=${format}`);
     const disposition = response.headers.get('Content-Disposition') ?? '';
     const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `transcript.${format}`;
     const url = URL.createObjectURL(await response.blob());

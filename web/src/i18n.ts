@@ -35,4 +35,9 @@ export function setLanguage(lng: Language) {
   void i18n.changeLanguage(lng);
 }
 
+/** Hours and minutes, the way `language` writes them. */
+export function timeOfDay(date: Date, language: string) {
+  return date.toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit' });
+}
+
 export default i18n;

@@ -2,6 +2,7 @@
 // reconnects on its own with `since=<last cursor>` so nothing is missed, and reports the
 // closes that end the meeting for this tab (removed, ended, left elsewhere).
 import { socketUrl } from './api';
+import { CloseCode } from './closeCodes';
 import type { RoomEvent } from './types';
 
 export type SocketStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -14,12 +15,12 @@ interface Handlers {
   onEnd(ending: Ending, code: string | null): void;
 }
 
-const FINAL_CLOSES: Record<number, Ending> = {
-  4401: 'credential',
-  4403: 'removed',
-  4404: 'not_found',
-  4410: 'ended',
-  1000: 'left',
+const FINAL_CLOSES: Partial<Record<CloseCode, Ending>> = {
+  [CloseCode.INVALID_CREDENTIAL]: 'credential',
+  [CloseCode.FORBIDDEN]: 'removed',
+  [CloseCode.NOT_FOUND]: 'not_found',
+  [CloseCode.ROOM_ENDED]: 'ended',
+  [CloseCode.NORMAL]: 'left',
 };
 
 export class RoomSocket {
@@ -46,7 +47,7 @@ export class RoomSocket {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    this.ws?.close(1000);
+    this.ws?.close(CloseCode.NORMAL);
     this.ws = null;
   }
 
@@ -86,7 +87,7 @@ export class RoomSocket {
       clearInterval(this.pingTimer);
       this.ws = null;
       if (this.stopped) return;
-      const ending = FINAL_CLOSES[close.code];
+      const ending = FINAL_CLOSES[close.code as CloseCode];
       if (ending) {
         this.stopped = true;
         this.handlers.onStatus('closed');

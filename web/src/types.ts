@@ -1,100 +1,38 @@
-// What crosses the wire: the shapes the moot API documents (see the top-level README).
+// What crosses the wire. The REST shapes are generated from moot's OpenAPI schema
+// (schema.d.ts, `npm run gen:api`); the room WebSocket's frames are not in it, so they are
+// written out here, after the README's "The room WebSocket".
+import type { components } from './schema';
 
-export interface Identity {
-  participant_id: string;
-  token: string;
-}
+type Schemas = components['schemas'];
 
-export type Role = 'host' | 'participant';
+export type Identity = Schemas['Identity'];
+export type Participant = Schemas['ParticipantView'];
+export type Room = Schemas['RoomView'];
+export type RoomSession = Schemas['RoomSession'];
+export type ParticipantList = Schemas['ParticipantList'];
+export type ChatMessage = Schemas['ChatMessage'];
+export type MessagePage = Schemas['MessagePage'];
+export type DeleteResult = Schemas['DeleteResult'];
+export type LeaveResult = Schemas['LeaveResult'];
+export type MuteResult = Schemas['MuteResult'];
+export type MuteKind = Schemas['MuteParticipant']['kind'];
+export type MediaAccess = Schemas['MediaAccess'];
+export type WebRTCConfig = Schemas['WebRTCConfig'];
+export type IceServer = Schemas['IceServer'];
+export type TranscriptionState = Schemas['TranscriptionState'];
+export type TranscriptionStart = Schemas['TranscriptionStart'];
+export type TranscriptPage = Schemas['TranscriptPage'];
+/** A stored transcript segment (final text), as the history returns it. */
+export type TranscriptSegment = Schemas['TranscriptSegment'];
 
-export interface Participant {
-  participant_id: string;
-  display_name: string;
-  role: Role;
-  joined_at: string;
-}
-
-export interface Room {
-  id: string;
-  code: string;
-  title: string;
-  description: string | null;
-  status: 'active' | 'ended';
-  locked: boolean;
-  max_participants: number;
-  participant_count: number;
-  created_at: string;
-  expires_at: string | null;
-  ended_at: string | null;
-}
-
-export interface RoomSession extends Room {
-  you: Participant;
-  /** How to connect media, handed out with the join; null if it could not be issued then. */
-  media?: MediaAccess | null;
-}
-
-export interface ChatMessage {
-  id: string;
-  room_id: string;
-  participant_id: string | null;
-  display_name: string;
-  message_type: 'user' | 'system';
-  content: string;
-  created_at: string;
-  edited_at: string | null;
-}
-
-export interface MediaAccess {
-  mode: 'mesh' | 'livekit';
-  url?: string | null;
-  token?: string | null;
-  mesh_max_participants?: number | null;
-}
-
-export interface WebRTCConfig {
-  mode: 'mesh' | 'livekit';
-  iceServers: RTCIceServer[];
-  ttl_seconds: number;
-}
-
-export interface TranscriptionState {
-  enabled: boolean;
-  status: 'idle' | 'active';
-  host_id: string | null;
-  started_at: string | null;
-  seconds_used: number;
-  seconds_limit: number;
-}
-
-export interface TranscriptionStart extends TranscriptionState {
-  worker_url: string;
-  token: string;
-  expires_in: number;
-}
-
-export interface TranscriptSegment {
+/** A line of the live transcript: a partial that its final replaces in place, or final text. */
+export interface TranscriptLine {
   utterance_id: string;
   participant_id: string | null;
   display_name?: string | null;
   text: string;
   started_at: number;
   final: boolean;
-}
-
-export interface TranscriptPage {
-  items: Array<{
-    id: number;
-    participant_id: string | null;
-    display_name: string | null;
-    utterance_id: string;
-    text: string;
-    language: string | null;
-    started_at: number;
-    ended_at: number | null;
-  }>;
-  has_more: boolean;
-  next_after: number | null;
 }
 
 /** Frames the room WebSocket pushes (README, "The room WebSocket"). */
@@ -121,8 +59,13 @@ export type RoomEvent =
   | { type: 'resync'; cursor: string }
   | { type: 'signal.offer' | 'signal.answer'; from: string; to: string; sdp: string }
   | { type: 'signal.ice'; from: string; to: string; candidate: RTCIceCandidateInit | null }
-  | { type: 'media.mute_requested'; to: string; kind: 'audio' | 'video' | 'all'; by: string }
-  | { type: 'transcription.updated'; cursor?: string; status: 'idle' | 'active'; host_id: string | null }
+  | { type: 'media.mute_requested'; to: string; kind: MuteKind; by: string }
+  | {
+      type: 'transcription.updated';
+      cursor?: string;
+      status: TranscriptionState['status'];
+      host_id: string | null;
+    }
   | {
       type: 'transcript.partial' | 'transcript.final';
       cursor?: string;

@@ -1,26 +1,27 @@
-// The room's chat: history and live messages, edit/delete your own, who is typing.
+// A chat: history and live messages, edit/delete your own, who is typing. It reads one
+// ChatStore, whatever conversation that store is for.
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Meeting, MeetingState } from '../meeting';
+import type { ChatStore } from '../chat';
+import { timeOfDay } from '../i18n';
+import { useObservable } from '../store';
 import type { ChatMessage } from '../types';
 import { Icon } from './Icon';
 import { IconButton } from './ui';
 
-const time = (iso: string, lng: string) =>
-  new Date(iso).toLocaleTimeString(lng, { hour: '2-digit', minute: '2-digit' });
-
-export function ChatPanel({ meeting, state }: { meeting: Meeting; state: MeetingState }) {
+/** `you`: the reader's participant id; `moderator`: they may delete anyone's message. */
+export function ChatPanel({ chat, you, moderator }: { chat: ChatStore; you: string; moderator: boolean }) {
   const { t, i18n } = useTranslation();
+  const state = useObservable(chat);
   const [draft, setDraft] = useState('');
   const [editing, setEditing] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
   const stick = useRef(true);
-  const you = state.you.participant_id;
 
   useEffect(() => {
-    meeting.setChatOpen(true);
-    return () => meeting.setChatOpen(false);
-  }, [meeting]);
+    chat.setOpen(true);
+    return () => chat.setOpen(false);
+  }, [chat]);
 
   // Follow new messages unless the reader scrolled up.
   useLayoutEffect(() => {
@@ -30,7 +31,7 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
 
   function send() {
     if (!draft.trim()) return;
-    void meeting.sendMessage(draft);
+    void chat.send(draft);
     setDraft('');
   }
 
@@ -72,17 +73,17 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
               key={message.id}
               message={message}
               own={message.participant_id === you}
-              canDelete={message.participant_id === you || state.you.role === 'host'}
+              canDelete={message.participant_id === you || moderator}
               grouped={!!grouped}
               editing={editing === message.id}
               onEdit={() => setEditing(message.id)}
               onCancel={() => setEditing(null)}
               onSave={(content) => {
                 setEditing(null);
-                if (content.trim() && content.trim() !== message.content) void meeting.editMessage(message.id, content);
+                if (content.trim() && content.trim() !== message.content) void chat.edit(message.id, content);
               }}
-              onDelete={() => void meeting.deleteMessage(message.id)}
-              timeText={time(message.created_at, i18n.language)}
+              onDelete={() => void chat.delete(message.id)}
+              timeText={timeOfDay(new Date(message.created_at), i18n.language)}
             />
           );
         })}
@@ -105,7 +106,7 @@ export function ChatPanel({ meeting, state }: { meeting: Meeting; state: Meeting
           maxLength={2000}
           onChange={(event) => {
             setDraft(event.target.value);
-            if (event.target.value) meeting.typing();
+            if (event.target.value) chat.typing();
           }}
           onKeyDown={onKey}
           data-testid="chat-input"
@@ -142,47 +143,23 @@ function Message({
   timeText: string;
 }) {
   const { t } = useTranslation();
-  const [text, setText] = useState(message.content);
-  useEffect(() => setText(message.content), [message.content, editing]);
   return (
-    <li className={`message ${own ? 'own' : ''} ${grouped ? 'grouped' : ''}`} data-testid="chat-message" data-id={message.id}>
+    <li
+      className={`message ${own ? 'own' : ''} ${grouped ? 'grouped' : ''}`}
+      data-testid="chat-message"
+      data-id={message.id}
+    >
       {grouped ? null : (
         <div className="message-head">
-          <span className="message-author">{own ? `${message.display_name} (${t('common.you')})` : message.display_name}</span>
+          <span className="message-author">
+            {own ? `${message.display_name} (${t('common.you')})` : message.display_name}
+          </span>
           <time dateTime={message.created_at}>{timeText}</time>
         </div>
       )}
       {editing ? (
-        <form
-          className="message-edit"
-          onSubmit={(event) => {
-            event.preventDefault();
-            onSave(text);
-          }}
-        >
-          <textarea
-            value={text}
-            autoFocus
-            aria-label={t('chat.editing')}
-            maxLength={2000}
-            onChange={(event) => setText(event.target.value)}
-            onKeyDown={(event) => {
-              if (event.key === 'Escape') onCancel();
-              if (event.key === 'Enter' && !event.shiftKey) {
-                event.preventDefault();
-                onSave(text);
-              }
-            }}
-          />
-          <div className="message-edit-actions">
-            <button type="button" className="button text small" onClick={onCancel}>
-              {t('common.cancel')}
-            </button>
-            <button type="submit" className="button primary small">
-              {t('common.save')}
-            </button>
-          </div>
-        </form>
+        // Keyed by the text, so the draft starts from the message as it is now.
+        <MessageEditor key={message.content} initial={message.content} onCancel={onCancel} onSave={onSave} />
       ) : (
         <p className="message-body">
           <span data-testid="chat-text">{message.content}</span>
@@ -196,5 +173,50 @@ function Message({
         </div>
       ) : null}
     </li>
+  );
+}
+
+function MessageEditor({
+  initial,
+  onCancel,
+  onSave,
+}: {
+  initial: string;
+  onCancel: () => void;
+  onSave: (content: string) => void;
+}) {
+  const { t } = useTranslation();
+  const [text, setText] = useState(initial);
+  return (
+    <form
+      className="message-edit"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSave(text);
+      }}
+    >
+      <textarea
+        value={text}
+        autoFocus
+        aria-label={t('chat.editing')}
+        maxLength={2000}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') onCancel();
+          if (event.key === 'Enter' && !event.shiftKey) {
+            event.preventDefault();
+            onSave(text);
+          }
+        }}
+      />
+      <div className="message-edit-actions">
+        <button type="button" className="button text small" onClick={onCancel}>
+          {t('common.cancel')}
+        </button>
+        <button type="submit" className="button primary small">
+          {t('common.save')}
+        </button>
+      </div>
+    </form>
   );
 }

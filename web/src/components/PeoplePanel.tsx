@@ -1,27 +1,29 @@
 // Who is in the meeting; for the host, what can be done about each of them.
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Meeting, MeetingState } from '../meeting';
+import type { Meeting } from '../meeting';
+import { useObservable } from '../store';
 import type { Participant } from '../types';
 import { Icon } from './Icon';
 import { Avatar, ConfirmDialog, IconButton, Menu, MenuItem } from './ui';
 
 export function PeoplePanel({
   meeting,
-  state,
   speaking,
   localMic,
 }: {
   meeting: Meeting;
-  state: MeetingState;
   speaking: Set<string>;
   localMic: boolean;
 }) {
   const { t } = useTranslation();
+  const state = useObservable(meeting);
+  const { remotes } = useObservable(meeting.media);
+  const { transcription } = useObservable(meeting.transcript);
   const [removing, setRemoving] = useState<Participant | null>(null);
   const you = state.you.participant_id;
   const isHost = state.you.role === 'host';
-  const transcriber = state.transcription?.enabled ? state.transcription.host_id : null;
+  const transcriber = transcription?.enabled ? transcription.host_id : null;
   return (
     <div className="people-panel">
       <p className="panel-subtitle">
@@ -30,9 +32,14 @@ export function PeoplePanel({
       <ul className="people" aria-label={t('people.title')}>
         {state.participants.map((person) => {
           const isYou = person.participant_id === you;
-          const mic = isYou ? localMic : (state.remotes.get(person.participant_id)?.mic ?? true);
+          const mic = isYou ? localMic : (remotes.get(person.participant_id)?.mic ?? true);
           return (
-            <li key={person.participant_id} className="person" data-testid="person" data-participant-id={person.participant_id}>
+            <li
+              key={person.participant_id}
+              className="person"
+              data-testid="person"
+              data-participant-id={person.participant_id}
+            >
               <Avatar name={person.display_name} id={person.participant_id} size={36} />
               <div className="person-text">
                 <span className="person-name">
@@ -52,19 +59,30 @@ export function PeoplePanel({
                 <Menu
                   label={t('host.actionsFor', { name: person.display_name })}
                   trigger={({ toggle }) => (
-                    <IconButton icon="more" label={t('host.actionsFor', { name: person.display_name })} onClick={toggle} className="small" />
+                    <IconButton
+                      icon="more"
+                      label={t('host.actionsFor', { name: person.display_name })}
+                      onClick={toggle}
+                      className="small"
+                    />
                   )}
                 >
                   {(close) => (
                     <>
-                      <MenuItem icon="micOff" onSelect={() => (close(), void meeting.muteParticipant(person.participant_id))}>
+                      <MenuItem
+                        icon="micOff"
+                        onSelect={() => (close(), void meeting.muteParticipant(person.participant_id))}
+                      >
                         {t('host.mute')}
                       </MenuItem>
                       <MenuItem icon="star" onSelect={() => (close(), void meeting.makeHost(person.participant_id))}>
                         {t('host.makeHost')}
                       </MenuItem>
-                      {state.transcription?.enabled ? (
-                        <MenuItem icon="transcript" onSelect={() => (close(), void meeting.makeTranscriber(person.participant_id))}>
+                      {transcription?.enabled ? (
+                        <MenuItem
+                          icon="transcript"
+                          onSelect={() => (close(), void meeting.transcript.designate(person.participant_id))}
+                        >
                           {t('host.makeTranscriber')}
                         </MenuItem>
                       ) : null}

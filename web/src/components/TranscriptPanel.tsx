@@ -2,8 +2,9 @@
 // transcription host starts and stops it; anyone can download it.
 import { useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api } from '../api';
-import type { Meeting, MeetingState } from '../meeting';
+import { useObservable } from '../store';
+import type { TranscriptStore } from '../transcript';
+import type { Participant } from '../types';
 import { Icon } from './Icon';
 import { Menu, MenuItem } from './ui';
 
@@ -16,28 +17,35 @@ const clock = (seconds: number) => {
   return h ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
 };
 
-export function TranscriptPanel({ meeting, state }: { meeting: Meeting; state: MeetingState }) {
+export function TranscriptPanel({
+  transcript,
+  you,
+  participants,
+}: {
+  transcript: TranscriptStore;
+  you: Participant;
+  participants: Participant[];
+}) {
   const { t } = useTranslation();
+  const { lines, transcription } = useObservable(transcript);
   const list = useRef<HTMLOListElement>(null);
   const [busy, setBusy] = useState(false);
-  const transcription = state.transcription;
-  const you = state.you.participant_id;
-  const names = new Map(state.participants.map((p) => [p.participant_id, p.display_name]));
+  const names = new Map(participants.map((p) => [p.participant_id, p.display_name]));
   const hostName = (transcription?.host_id && names.get(transcription.host_id)) || '—';
-  const isTranscriber = transcription?.host_id === you;
+  const isTranscriber = transcription?.host_id === you.participant_id;
   const active = transcription?.status === 'active';
-  const canStop = active && (isTranscriber || state.you.role === 'host');
+  const canStop = active && (isTranscriber || you.role === 'host');
 
   useLayoutEffect(() => {
     const element = list.current;
     if (element) element.scrollTop = element.scrollHeight;
-  }, [state.transcript]);
+  }, [lines]);
 
   async function toggle() {
     setBusy(true);
     try {
-      if (active) await meeting.stopTranscription();
-      else await meeting.startTranscription();
+      if (active) await transcript.stop();
+      else await transcript.start();
     } finally {
       setBusy(false);
     }
@@ -55,7 +63,9 @@ export function TranscriptPanel({ meeting, state }: { meeting: Meeting; state: M
                 <span className="live-dot" /> {t('transcript.live')}
               </span>
             ) : null}
-            {active || isTranscriber ? t('transcript.hostIs', { name: hostName }) : t('transcript.onlyHost', { name: hostName })}
+            {active || isTranscriber
+              ? t('transcript.hostIs', { name: hostName })
+              : t('transcript.onlyHost', { name: hostName })}
           </p>
           {isTranscriber || canStop ? (
             <button
@@ -72,26 +82,26 @@ export function TranscriptPanel({ meeting, state }: { meeting: Meeting; state: M
         </div>
       )}
       <ol className="segments" ref={list} aria-live="polite" aria-label={t('transcript.title')}>
-        {state.transcript.length === 0 ? <li className="empty">{t('transcript.empty')}</li> : null}
-        {state.transcript.map((segment) => (
+        {lines.length === 0 ? <li className="empty">{t('transcript.empty')}</li> : null}
+        {lines.map((line) => (
           <li
-            key={segment.utterance_id}
-            className={`segment ${segment.final ? 'final' : 'partial'}`}
+            key={line.utterance_id}
+            className={`segment ${line.final ? 'final' : 'partial'}`}
             data-testid="transcript-segment"
-            data-final={segment.final}
-            data-utterance={segment.utterance_id}
+            data-final={line.final}
+            data-utterance={line.utterance_id}
           >
             <div className="segment-head">
               <span className="segment-speaker">
-                {(segment.participant_id && names.get(segment.participant_id)) || segment.display_name || '—'}
+                {(line.participant_id && names.get(line.participant_id)) || line.display_name || '—'}
               </span>
-              <time>{clock(segment.started_at)}</time>
+              <time>{clock(line.started_at)}</time>
             </div>
-            <p>{segment.text}</p>
+            <p>{line.text}</p>
           </li>
         ))}
       </ol>
-      {state.transcript.some((s) => s.final) ? (
+      {lines.some((line) => line.final) ? (
         <div className="transcript-footer">
           <Menu
             label={t('transcript.download')}
@@ -110,7 +120,7 @@ export function TranscriptPanel({ meeting, state }: { meeting: Meeting; state: M
                   key={format}
                   onSelect={() => {
                     close();
-                    void api.exportTranscript(state.room.id, format);
+                    transcript.download(format);
                   }}
                 >
                   .{format}

@@ -61,7 +61,14 @@ export function VideoTile({
     };
   }, [video, track]);
   const showVideo = !!track && (kind === 'screen' || cam) && playing;
-  const label = kind === 'screen' ? (isYou ? t('room.youPresenting') : t('room.presenting', { name })) : isYou ? `${name} (${t('common.you')})` : name;
+  const label =
+    kind === 'screen'
+      ? isYou
+        ? t('room.youPresenting')
+        : t('room.presenting', { name })
+      : isYou
+        ? `${name} (${t('common.you')})`
+        : name;
   return (
     <figure
       className={`tile ${kind} ${speaking && kind === 'camera' ? 'speaking' : ''}`}

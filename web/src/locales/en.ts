@@ -38,7 +38,8 @@ const en = {
     noCamera: 'No camera',
     cameraOff: 'Camera is off',
     noDevices: 'No camera or microphone found. You can still join and chat.',
-    denied: 'Camera and microphone are blocked. Allow them in the browser’s address bar, then try again — or join without them.',
+    denied:
+      'Camera and microphone are blocked. Allow them in the browser’s address bar, then try again — or join without them.',
     mediaError: 'Could not start your camera or microphone: {{message}}',
     inRoom_one: '{{count}} person is in this meeting',
     inRoom_other: '{{count}} people are in this meeting',

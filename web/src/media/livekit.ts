@@ -72,8 +72,9 @@ export class LiveKitSession implements MediaSession {
     };
     for (const kind of Object.keys(wanted) as Kind[]) {
       const track = wanted[kind];
-      if (this.published[kind] !== track) {
-        if (this.published[kind]) await participant.unpublishTrack(this.published[kind]!, false);
+      const current = this.published[kind];
+      if (current !== track) {
+        if (current) await participant.unpublishTrack(current, false);
         if (track) await participant.publishTrack(track, { source: SOURCES[kind] });
         this.published[kind] = track;
       }

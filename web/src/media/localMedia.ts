@@ -41,6 +41,10 @@ function loadPrefs(): Prefs {
 const VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 const AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
+/** `base`, preferring the device last used (if any). */
+const preferring = (base: MediaTrackConstraints, deviceId: string): MediaTrackConstraints =>
+  deviceId ? { ...base, deviceId: { ideal: deviceId } } : base;
+
 export class LocalMedia extends Observable<LocalState> {
   constructor() {
     const prefs = loadPrefs();
@@ -69,8 +73,8 @@ export class LocalMedia extends Observable<LocalState> {
   async start() {
     if (this.state.starting) return;
     this.set({ starting: true, problem: null, problemMessage: '' });
-    const audio = { ...AUDIO, ...(this.state.audioDeviceId ? { deviceId: { ideal: this.state.audioDeviceId } } : {}) };
-    const video = { ...VIDEO, ...(this.state.videoDeviceId ? { deviceId: { ideal: this.state.videoDeviceId } } : {}) };
+    const audio = preferring(AUDIO, this.state.audioDeviceId);
+    const video = preferring(VIDEO, this.state.videoDeviceId);
     let audioTrack: MediaStreamTrack | null = null;
     let videoTrack: MediaStreamTrack | null = null;
     let failure: unknown = null;
@@ -133,9 +137,9 @@ export class LocalMedia extends Observable<LocalState> {
       this.set({ cam: false, video: null });
     } else {
       this.set({ cam: true });
-      const id = this.state.videoDeviceId;
-      const track = await this.single('video', { ...VIDEO, ...(id ? { deviceId: { ideal: id } } : {}) });
-      if (!this.state.cam) track?.stop(); // turned off again while we waited
+      const track = await this.single('video', preferring(VIDEO, this.state.videoDeviceId));
+      if (!this.state.cam)
+        track?.stop(); // turned off again while we waited
       else this.set({ video: track, problem: track ? null : this.state.problem });
     }
     this.save();

@@ -73,8 +73,8 @@ export class MeshSession implements MediaSession {
       if (!peer || state === 'failed' || state === 'closed') {
         if (peer) this.drop(id);
         this.create(id, true);
-      } else if (peer.pc.signalingState === 'have-local-offer' && peer.pc.localDescription) {
-        this.send({ type: 'signal.offer', to: id, sdp: peer.pc.localDescription.sdp });
+      } else if (peer.pc.signalingState === 'have-local-offer') {
+        this.sendOffer(peer);
       }
     }
   }
@@ -92,7 +92,10 @@ export class MeshSession implements MediaSession {
     if (this.closed) return;
     const run = (task: () => Promise<void>) => {
       const chain = this.queues.get(event.from) ?? Promise.resolve();
-      this.queues.set(event.from, chain.then(task).catch((error) => console.warn('signal', event.type, error)));
+      this.queues.set(
+        event.from,
+        chain.then(task).catch((error) => console.warn('signal', event.type, error)),
+      );
     };
     if (event.type === 'signal.offer') run(() => this.onOffer(event.from, event.sdp!));
     else if (event.type === 'signal.answer') run(() => this.onAnswer(event.from, event.sdp!));
@@ -119,8 +122,7 @@ export class MeshSession implements MediaSession {
       } else if (!current) {
         // Both sides offered before either answered (or ours never arrived).
         if (!peer.polite) {
-          if (peer.pc.localDescription && !peer.makingOffer)
-            this.send({ type: 'signal.offer', to: from, sdp: peer.pc.localDescription.sdp });
+          if (!peer.makingOffer) this.sendOffer(peer);
           return;
         }
         this.drop(from);
@@ -159,7 +161,7 @@ export class MeshSession implements MediaSession {
       try {
         peer.makingOffer = true;
         await pc.setLocalDescription();
-        if (mine() && pc.localDescription) this.send({ type: 'signal.offer', to: id, sdp: pc.localDescription.sdp });
+        if (mine()) this.sendOffer(peer);
       } catch (error) {
         console.warn('offer', error);
       } finally {
@@ -195,11 +197,20 @@ export class MeshSession implements MediaSession {
     if (initiator) {
       peer.audio = pc.addTransceiver(this.local.audio ?? 'audio', { direction: 'sendrecv', streams: [this.camStream] });
       peer.video = pc.addTransceiver(this.local.video ?? 'video', { direction: 'sendrecv', streams: [this.camStream] });
-      if (this.local.screen)
-        peer.screen = pc.addTransceiver(this.local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+      if (this.local.screen) this.addScreen(peer, this.local.screen);
     }
     this.emit();
     return peer;
+  }
+
+  /** Send our offer (again): the one in our local description, if there is one. */
+  private sendOffer(peer: Peer) {
+    const offer = peer.pc.localDescription;
+    if (offer) this.send({ type: 'signal.offer', to: peer.id, sdp: offer.sdp });
+  }
+
+  private addScreen(peer: Peer, track: MediaStreamTrack) {
+    peer.screen = peer.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.screenStream] });
   }
 
   /** Answering a first offer: send our tracks on the audio and video lines it brought. */
@@ -214,8 +225,7 @@ export class MeshSession implements MediaSession {
         this.attach(transceiver, this.local.video, this.camStream);
       }
     }
-    if (this.local.screen && !peer.screen)
-      peer.screen = peer.pc.addTransceiver(this.local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+    if (this.local.screen && !peer.screen) this.addScreen(peer, this.local.screen);
   }
 
   private attach(transceiver: RTCRtpTransceiver, track: MediaStreamTrack | null, stream: MediaStream) {
@@ -232,8 +242,8 @@ export class MeshSession implements MediaSession {
       if (local.video !== previous.video && peer.video) void peer.video.sender.replaceTrack(local.video);
       if (local.screen !== previous.screen) {
         if (peer.screen) void peer.screen.sender.replaceTrack(local.screen);
-        else if (local.screen && peer.audio) // not before the first negotiation is under way
-          peer.screen = peer.pc.addTransceiver(local.screen, { direction: 'sendonly', streams: [this.screenStream] });
+        // Not before the first negotiation is under way: that one adds the screen itself.
+        else if (local.screen && peer.audio) this.addScreen(peer, local.screen);
       }
       this.sendState(peer);
     }
@@ -270,7 +280,7 @@ export class MeshSession implements MediaSession {
     const remotes = new Map<string, RemoteMedia>();
     for (const peer of this.peers.values()) {
       const screen = peer.remote.screenMid
-        ? peer.pc.getTransceivers().find((t) => t.mid === peer.remote.screenMid)?.receiver.track ?? null
+        ? (peer.pc.getTransceivers().find((t) => t.mid === peer.remote.screenMid)?.receiver.track ?? null)
         : null;
       const state = peer.pc.connectionState;
       remotes.set(peer.id, {

@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { api } from '../api';
 import { Icon } from '../components/Icon';
 import { Header } from '../components/Header';
-import { errorCode } from '../meeting';
+import { errorCode } from '../notices';
 import { codeFrom, navigate } from '../router';
 import { savedName } from './names';
 
@@ -43,7 +43,7 @@ export function Landing() {
         <section className="landing-copy">
           <h1>{t('landing.headline')}</h1>
           <p className="lead">{t('landing.lead')}</p>
-          <form className="start-form" onSubmit={start}>
+          <form className="start-form" onSubmit={(event) => void start(event)}>
             <label className="sr-only" htmlFor="meeting-title">
               {t('landing.titleLabel')}
             </label>

@@ -8,6 +8,7 @@ import { PeoplePanel } from '../components/PeoplePanel';
 import { TranscriptPanel } from '../components/TranscriptPanel';
 import { ConfirmDialog, copyText, IconButton, LanguageSwitch, Menu, MenuItem, shortcut } from '../components/ui';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
+import { timeOfDay } from '../i18n';
 import type { LocalMedia } from '../media/localMedia';
 import { SpeakingDetector } from '../media/levels';
 import type { Meeting } from '../meeting';
@@ -65,16 +66,20 @@ function Clock() {
     const timer = window.setInterval(() => setNow(new Date()), 10_000);
     return () => clearInterval(timer);
   }, []);
-  return <span>{now.toLocaleTimeString(i18n.language, { hour: '2-digit', minute: '2-digit' })}</span>;
+  return <span>{timeOfDay(now, i18n.language)}</span>;
 }
 
 export function MeetingView({ meeting, local }: { meeting: Meeting; local: LocalMedia }) {
   const { t } = useTranslation();
   const state = useObservable(meeting);
+  const { unread } = useObservable(meeting.chat);
+  const { transcription } = useObservable(meeting.transcript);
+  const { remotes, mode: mediaMode } = useObservable(meeting.media);
+  const { items: notices } = useObservable(meeting.notices);
   const media = useObservable(local);
   const detector = useMemo(() => new SpeakingDetector(), []);
   const levels = useObservable(detector);
-  const [panel, setPanel] = useState<Panel>(() => (window.innerWidth > 1100 ? null : null));
+  const [panel, setPanel] = useState<Panel>(null);
   const [confirmEnd, setConfirmEnd] = useState(false);
   useMediaShortcuts(local);
 
@@ -83,15 +88,15 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
   useEffect(() => {
     for (const participant of state.participants)
       if (participant.participant_id !== you)
-        detector.watch(participant.participant_id, state.remotes.get(participant.participant_id)?.audio ?? null);
-  }, [detector, state.remotes, state.participants, you]);
+        detector.watch(participant.participant_id, remotes.get(participant.participant_id)?.audio ?? null);
+  }, [detector, remotes, state.participants, you]);
   useEffect(() => () => detector.close(), [detector]);
 
   const tiles: TileSpec[] = [];
   const screens: TileSpec[] = [];
   for (const person of state.participants) {
     const isYou = person.participant_id === you;
-    const remote = state.remotes.get(person.participant_id);
+    const remote = remotes.get(person.participant_id);
     const base = { id: person.participant_id, name: person.display_name, isYou, isHost: person.role === 'host' };
     tiles.push({
       ...base,
@@ -100,11 +105,19 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
       track: isYou ? media.video : (remote?.video ?? null),
       mic: isYou ? media.mic && !!media.audio : (remote?.mic ?? false),
       cam: isYou ? media.cam && !!media.video : (remote?.cam ?? false),
-      connecting: !isYou && state.mediaMode === 'mesh' && remote?.connection !== 'connected',
+      connecting: !isYou && mediaMode === 'mesh' && remote?.connection !== 'connected',
     });
     const screen = isYou ? media.screen : remote?.screen;
     if (screen)
-      screens.push({ ...base, key: `${person.participant_id}:screen`, kind: 'screen', track: screen, mic: true, cam: true, connecting: false });
+      screens.push({
+        ...base,
+        key: `${person.participant_id}:screen`,
+        kind: 'screen',
+        track: screen,
+        mic: true,
+        cam: true,
+        connecting: false,
+      });
   }
   // Others first, in the order they came; you last (as in most meeting apps).
   tiles.sort((a, b) => Number(a.isYou) - Number(b.isYou));
@@ -131,19 +144,21 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
 
   async function copyLink() {
     await copyText(roomLink(state.room.code));
-    meeting.notify('room.linkCopied');
+    meeting.notices.notify('room.linkCopied');
   }
 
   const toggle = (name: Exclude<Panel, null>) => setPanel((current) => (current === name ? null : name));
-  const panelTitle = panel === 'people' ? t('people.title') : panel === 'chat' ? t('chat.title') : t('transcript.title');
+  const panelTitle =
+    panel === 'people' ? t('people.title') : panel === 'chat' ? t('chat.title') : t('transcript.title');
   const isHost = state.you.role === 'host';
-  const transcriptLive = state.transcription?.status === 'active';
+  const transcriptLive = transcription?.status === 'active';
 
   let sidePanel: ReactNode = null;
   if (panel === 'people')
-    sidePanel = <PeoplePanel meeting={meeting} state={state} speaking={levels.speaking} localMic={media.mic && !!media.audio} />;
-  else if (panel === 'chat') sidePanel = <ChatPanel meeting={meeting} state={state} />;
-  else if (panel === 'transcript') sidePanel = <TranscriptPanel meeting={meeting} state={state} />;
+    sidePanel = <PeoplePanel meeting={meeting} speaking={levels.speaking} localMic={media.mic && !!media.audio} />;
+  else if (panel === 'chat') sidePanel = <ChatPanel chat={meeting.chat} you={you} moderator={isHost} />;
+  else if (panel === 'transcript')
+    sidePanel = <TranscriptPanel transcript={meeting.transcript} you={state.you} participants={state.participants} />;
 
   return (
     <div className="page meeting" data-testid="meeting">
@@ -228,7 +243,14 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
               align="start"
               placement="above"
               trigger={({ toggle: open, open: isOpen }) => (
-                <IconButton icon="more" label={t('host.menu')} variant="control" pressed={isOpen} onClick={open} testId="host-menu" />
+                <IconButton
+                  icon="more"
+                  label={t('host.menu')}
+                  variant="control"
+                  pressed={isOpen}
+                  onClick={open}
+                  testId="host-menu"
+                />
               )}
             >
               {(close) => (
@@ -256,7 +278,14 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
               )}
             </Menu>
           ) : null}
-          <IconButton icon="callEnd" label={t('room.leave')} variant="danger" className="leave" onClick={() => void meeting.leave()} testId="leave" />
+          <IconButton
+            icon="callEnd"
+            label={t('room.leave')}
+            variant="danger"
+            className="leave"
+            onClick={() => void meeting.leave()}
+            testId="leave"
+          />
         </div>
         <div className="bar-right">
           <IconButton icon="link" label={t('room.copyLink')} onClick={() => void copyLink()} testId="copy-link" />
@@ -304,11 +333,11 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
           />
           <IconButton
             icon="chat"
-            label={state.unread ? `${t('room.chat')} — ${t('chat.unread', { count: state.unread })}` : t('room.chat')}
+            label={unread ? `${t('room.chat')} — ${t('chat.unread', { count: unread })}` : t('room.chat')}
             pressed={panel === 'chat'}
             variant={panel === 'chat' ? 'active' : 'plain'}
             onClick={() => toggle('chat')}
-            badge={state.unread}
+            badge={unread}
             testId="toggle-chat"
           />
           <IconButton
@@ -324,7 +353,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
         </div>
       </footer>
       <div className="toasts" role="status" aria-live="polite">
-        {state.notices.map((notice) => (
+        {notices.map((notice) => (
           <div key={notice.id} className={`toast ${notice.tone}`}>
             {t(notice.key, notice.params)}
           </div>
@@ -333,7 +362,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
       {state.participants
         .filter((p) => p.participant_id !== you)
         .map((p) => (
-          <RemoteAudio key={p.participant_id} track={state.remotes.get(p.participant_id)?.audio ?? null} />
+          <RemoteAudio key={p.participant_id} track={remotes.get(p.participant_id)?.audio ?? null} />
         ))}
       {confirmEnd ? (
         <ConfirmDialog

@@ -8,7 +8,7 @@ import { Icon } from '../components/Icon';
 import { useTrackElement } from '../components/VideoTile';
 import { copyText, IconButton, shortcut } from '../components/ui';
 import type { LocalMedia } from '../media/localMedia';
-import { errorCode } from '../meeting';
+import { errorCode } from '../notices';
 import { roomLink } from '../router';
 import { useObservable } from '../store';
 import type { Room, RoomSession } from '../types';
@@ -39,10 +39,11 @@ export function PreJoin({
   const camId = useId();
   useMediaShortcuts(local);
 
+  // Only on arrival (what the devices are then, not at each render): later changes are the user's.
   useEffect(() => {
-    if (!media.audio && !media.video && !media.starting && !media.problem) void local.start();
-    // Only on arrival: later changes are the user's.
-  }, []);
+    const { audio, video, starting, problem } = local.snapshot;
+    if (!audio && !video && !starting && !problem) void local.start();
+  }, [local]);
 
   async function join(event: FormEvent) {
     event.preventDefault();
@@ -165,7 +166,11 @@ export function PreJoin({
               <p className="muted">{t('prejoin.shareLink')}</p>
               <div className="share-link">
                 <span data-testid="room-link">{roomLink(room.code)}</span>
-                <button type="button" className="button text small" onClick={() => void copyText(roomLink(room.code)).then(() => setCopied(true))}>
+                <button
+                  type="button"
+                  className="button text small"
+                  onClick={() => void copyText(roomLink(room.code)).then(() => setCopied(true))}
+                >
                   <Icon name={copied ? 'check' : 'copy'} size={18} />
                   {copied ? t('room.linkCopied') : t('room.copyLink')}
                 </button>
@@ -181,7 +186,7 @@ export function PreJoin({
               <Icon name="lock" size={18} /> {t('prejoin.lockedNote')}
             </p>
           ) : null}
-          <form className="name-form" onSubmit={join}>
+          <form className="name-form" onSubmit={(event) => void join(event)}>
             <label htmlFor="display-name">{t('prejoin.nameLabel')}</label>
             <input
               id="display-name"

@@ -94,10 +94,11 @@ export function RoomPage({ code }: { code: string }) {
         room={room}
         created={!!(history.state as { created?: boolean } | null)?.created}
         local={local}
-        onJoined={async (session) => {
-          const identity = await getIdentity();
-          setStage({ name: 'meeting', meeting: new Meeting(session, identity, local) });
-        }}
+        onJoined={(session) =>
+          void getIdentity().then((identity) =>
+            setStage({ name: 'meeting', meeting: new Meeting(session, identity, local) }),
+          )
+        }
         onFatal={(ending) => setStage({ name: 'ended', ending })}
       />
     );
