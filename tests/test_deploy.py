@@ -286,8 +286,8 @@ def test_dockerignore_keeps_secrets_and_local_artefacts_out_of_the_build_context
     sources = [source.rstrip("/") for line in copied for source in line.split()]
     assert "web" in sources and "pyproject.toml" in sources
     for source in sources:
-        for path in ROOT.glob(source) if "*" in source else [ROOT / source]:
-            assert not _dockerignored(str(path.relative_to(ROOT)), patterns), source
+        for found in ROOT.glob(source) if "*" in source else [ROOT / source]:
+            assert not _dockerignored(str(found.relative_to(ROOT)), patterns), source
     for path in ("src/moot/app.py", "migrations/0001_rooms.sql", "README.md",
                  "web/package.json", "web/src/main.tsx"):
         assert not _dockerignored(path, patterns), path
