@@ -25,15 +25,18 @@ COPY web/ ./
 RUN if [ -f package.json ]; then npm run build; else mkdir -p dist; fi
 
 # -- 2. the wheels -----------------------------------------------------------------------------
-# moot's wheel (migrations inside) and a wheel for every dependency, so the runtime installs
-# offline and needs no compiler.
+# A wheel for every dependency exactly as requirements/app.txt pins it (hash-checked, binary
+# only), then moot's wheel (migrations inside) without resolving again, so the runtime installs
+# offline and needs no compiler. The lock comes first: its layer is rebuilt only when it changes.
 FROM ${PYTHON_IMAGE} AS wheels
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
+COPY requirements/app.txt ./requirements/
+RUN pip wheel --wheel-dir /wheels --require-hashes --only-binary=:all: -r requirements/app.txt
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY migrations ./migrations
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels --no-deps .
 
 # -- 3. the runtime ----------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,7 +45,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels moot \
+    --mount=type=bind,source=requirements,target=/requirements \
+    pip install --no-index --find-links=/wheels --require-hashes -r /requirements/app.txt \
+ && pip install --no-index --no-deps /wheels/moot-*.whl \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/moot --create-home moot
 
 COPY --from=web /web/dist /app/web

@@ -213,7 +213,7 @@ def main() -> None:
             ))
         finally:
             postgres.stop()
-        report = {
+        report: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine(),
             "cold_start_seconds": round(server.cold_start_seconds, 3),

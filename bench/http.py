@@ -43,9 +43,9 @@ class Connection:
         status = int(status_line.split(b" ", 2)[1])
         length = -1
         while (line := await self._reader.readuntil(b"\r\n")) != b"\r\n":
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
+            header, _, field = line.partition(b":")
+            if header.lower() == b"content-length":
+                length = int(field)
         if length < 0:
             raise HttpError("the benchmark client needs a Content-Length")
         return status, await self._reader.readexactly(length)

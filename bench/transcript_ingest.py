@@ -37,7 +37,7 @@ class IngestResult:
     segments_per_second: float
 
 
-async def _room(conn: asyncpg.Connection) -> uuid.UUID:
+async def _room(conn: asyncpg.pool.PoolConnectionProxy) -> uuid.UUID:
     room_id: uuid.UUID = await conn.fetchval(
         """
         INSERT INTO rooms (code, livekit_room_name, title)
@@ -154,7 +154,7 @@ async def transcript_ingest_median(database_url: str, count: int, repeat: int) -
     def ratio(name: str) -> float:
         # Within a round the methods run back to back; across rounds the machine drifts.
         # So: the ratio in each round, then the median of those.
-        return statistics.median(run[name] for run in rounds)
+        return float(statistics.median(run[name] for run in rounds))
 
     return {
         "segments": count,

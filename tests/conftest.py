@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,10 @@ async def moot_factory(
                 secret_key=settings.secret_key,
             )
             await stack.enter_async_context(running(app))
-            transport = httpx.ASGITransport(app=asgi_app(app), client=(client_ip, 41000))
+            # Litestar types its ASGI arguments more narrowly than httpx's loose dicts.
+            transport = httpx.ASGITransport(
+                app=asgi_app(app), client=(client_ip, 41000)  # type: ignore[arg-type]
+            )
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://moot.test")
             )
@@ -264,7 +267,8 @@ async def live_factory(
                 ws_max_size=4 * settings.ws_max_frame_bytes, lifespan="on",
             )
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            # SIGINT and SIGTERM stay pytest's: uvicorn would take them while it serves.
+            server.capture_signals = nullcontext  # type: ignore[method-assign,assignment]
             task = asyncio.create_task(server.serve())
             servers.append((server, task))
             while not server.started:

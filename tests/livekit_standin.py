@@ -44,7 +44,7 @@ class StandIn:
     def methods(self) -> list[str]:
         return [call.method for call in self.calls]
 
-    def connect(self, room: str, identity: str, *kinds: int) -> api.ParticipantInfo:
+    def connect(self, room: str, identity: str, *kinds: api.TrackType) -> api.ParticipantInfo:
         """Pretend a participant's media joined `room` with tracks of these TrackTypes."""
         info = api.ParticipantInfo(
             sid=f"PA_{identity[:8]}_{len(self.participants)}",

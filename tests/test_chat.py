@@ -228,7 +228,7 @@ async def test_nothing_of_a_rooms_chat_is_left_after_the_ttl(
     await host.post(chat_path(room), json={"content": "ephemeral"})
     chat_keys = [f"chat:room:{room['id']}:*", f"room:{room['id']}:*"]
 
-    async def leftovers() -> list[bytes]:
+    async def leftovers() -> list[bytes | str]:
         return [key for pattern in chat_keys for key in await redis.keys(pattern)]
 
     assert len(await leftovers()) >= 3

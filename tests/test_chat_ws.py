@@ -65,7 +65,7 @@ async def meeting(live: LiveMoot) -> tuple[dict[str, Any], Guest, Guest]:
 async def test_a_socket_needs_a_valid_credential_and_a_seat(live: LiveMoot) -> None:
     room, host, _ = await meeting(live)
     stranger = await live.guest()
-    cases = [
+    cases: list[tuple[dict[str, Any], str, int, str]] = [
         ({"token": "forged.credential"}, room["code"], 4401, "invalid_credential"),
         ({"token": ""}, room["code"], 4401, "invalid_credential"),
         ({"guest": stranger}, room["code"], 4403, "not_a_participant"),

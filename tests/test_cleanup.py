@@ -56,7 +56,8 @@ def tally(**nonzero: Any) -> dict[str, Any]:
     return counts(CleanupReport(ran=nonzero.pop("ran", True), **nonzero))
 
 
-async def room_row(db: asyncpg.Connection, room: dict[str, Any]) -> asyncpg.Record | None:
+async def room_row(db: asyncpg.Connection, room: dict[str, Any]) -> Any:
+    """The room's row, or None once it is deleted (Any: most tests index it straight away)."""
     return await db.fetchrow(
         "SELECT status, end_reason, ended_at FROM rooms WHERE id = $1", uuid.UUID(room["id"])
     )

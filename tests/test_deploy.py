@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,49 @@ def test_the_image_builds_in_stages_and_runs_moot_as_a_non_root_user() -> None:
     assert "COPY --from=web /web/dist /app/web" in runtime
 
 
+def test_the_image_installs_the_locked_dependencies_then_moot_without_resolving() -> None:
+    stages = dockerfile().split("\nFROM ")
+    wheels = next(stage for stage in stages if stage.startswith("${PYTHON_IMAGE} AS wheels"))
+    runtime = stages[-1]
+    assert re.search(r"^COPY requirements/app\.txt ", wheels, flags=re.M)
+    assert re.search(r"^RUN pip wheel .*--require-hashes .*-r requirements/app\.txt$",
+                     wheels, flags=re.M)
+    assert re.search(r"^RUN pip wheel .*--no-deps \.$", wheels, flags=re.M)
+    install = re.search(r"^RUN --mount.*?(?<!\\)$", runtime, flags=re.M | re.S)
+    assert install, "the runtime's install step not found"
+    assert re.search(r"pip install --no-index .*--require-hashes -r /requirements/app\.txt",
+                     install.group(0))
+    assert re.search(r"pip install --no-index --no-deps /wheels/moot-\*\.whl", install.group(0))
+
+
+def _locked(name: str) -> dict[str, str]:
+    """requirements/<name>: each pinned package's normalised name → its version; every pin
+    carries its hashes, and nothing names an index (the machine's mirror is not the project's)."""
+    text = (ROOT / "requirements" / name).read_text()
+    assert not re.search(r"^-|--(extra-)?index-url|--find-links|file:", text, flags=re.M)
+    pins: dict[str, str] = {}
+    for entry in re.split(r"\n(?=[a-z0-9])", text.split("\n", 2)[2].strip()):
+        found = re.match(r"([a-z0-9][a-z0-9._-]*)==(\S+)", entry)
+        assert found and "--hash=sha256:" in entry, entry
+        pins[found.group(1)] = found.group(2)
+    return pins
+
+
+def test_the_lock_files_pin_every_dependency_pyproject_declares() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.sub(r"[-_.]+", "-", re.split(r"[^A-Za-z0-9._-]", spec, maxsplit=1)[0]).lower()
+                for spec in requirements}
+
+    app, dev = _locked("app.txt"), _locked("dev.txt")
+    runtime = names(project["dependencies"])
+    extras = names(project["optional-dependencies"]["dev"])
+    assert runtime <= set(app), runtime - set(app)  # stale: scripts/dev lock
+    assert runtime | extras <= set(dev), (runtime | extras) - set(dev)
+    assert {name: dev[name] for name in app} == app  # the image runs what CI tested
+
+
 def test_the_image_environment_is_moot_settings_and_holds_no_secret() -> None:
     env = image_env()
     assert env["MOOT_HOST"] == "0.0.0.0"
@@ -242,8 +286,8 @@ def test_dockerignore_keeps_secrets_and_local_artefacts_out_of_the_build_context
     sources = [source.rstrip("/") for line in copied for source in line.split()]
     assert "web" in sources and "pyproject.toml" in sources
     for source in sources:
-        for path in ROOT.glob(source) if "*" in source else [ROOT / source]:
-            assert not _dockerignored(str(path.relative_to(ROOT)), patterns), source
+        for found in ROOT.glob(source) if "*" in source else [ROOT / source]:
+            assert not _dockerignored(str(found.relative_to(ROOT)), patterns), source
     for path in ("src/moot/app.py", "migrations/0001_rooms.sql", "README.md",
                  "web/package.json", "web/src/main.tsx"):
         assert not _dockerignored(path, patterns), path

@@ -213,6 +213,7 @@ async def test_a_forged_credential_cannot_act_as_the_host(
         assert_refused(await moot.http.get(f"/api/v1/rooms/{code}/participants", headers=headers))
 
     row = await db.fetchrow("SELECT status, locked FROM rooms WHERE id = $1", uuid.UUID(room["id"]))
+    assert row is not None
     assert row["status"] == "active"
     assert row["locked"] is False
     roles = await db.fetch(

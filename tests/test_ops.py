@@ -59,7 +59,7 @@ async def redis_outage(stores: Stores, tmp_path: Path) -> AsyncIterator[RedisOut
             secret_key=SECRET,
         )
         async with running(app):
-            transport = httpx.ASGITransport(app=app, client=("198.51.100.99", 41000))
+            transport = httpx.ASGITransport(app=app, client=("198.51.100.99", 41000))  # type: ignore[arg-type]
             async with httpx.AsyncClient(transport=transport, base_url="http://moot.test") as http:
                 yield RedisOutage(http, server)
     finally:
@@ -121,7 +121,7 @@ async def test_ready_is_503_naming_redis_when_redis_is_unreachable_from_the_star
         secret_key=SECRET,
     )
     async with running(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://moot.test") as http:
             response = await http.get("/ready")
             assert response.status_code == 503

@@ -341,5 +341,6 @@ async def test_client_ip_and_user_agent_are_kept_on_the_participant_row(
         "SELECT host(client_ip) AS ip, user_agent FROM room_participants WHERE room_id = $1",
         uuid.UUID(room.json()["id"]),
     )
+    assert row is not None
     assert row["ip"] == "198.51.100.23"
     assert row["user_agent"] == "FakeBrowser/1.0"

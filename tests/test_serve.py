@@ -192,7 +192,7 @@ def test_serve_with_urls_starts_nothing_embedded(server: Server, stores) -> None
 
 
 def start_with_urls(port: int, data_dir: Path, stores, **extra: str) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
-    return start_moot("serve", port, data_dir, stores, **extra)
+    return start_moot("serve", port, data_dir, stores, **extra)  # type: ignore[arg-type]
 
 
 async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, stores) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +247,7 @@ async def test_two_moot_processes_deliver_each_others_chat(tmp_path: Path, store
             async with connect(ws_a) as on_a, connect(ws_b) as on_b:
                 for ws in (on_a, on_b):
                     assert json.loads(await ws.recv())["type"] == "ready"
+                assert on_a.response and on_b.response
                 assert "Sec-WebSocket-Extensions" not in on_a.response.headers
                 assert "permessage-deflate" in on_b.response.headers["Sec-WebSocket-Extensions"]
                 await on_a.send(json.dumps({"type": "message.send", "content": "hello from A"}))

@@ -391,7 +391,8 @@ async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
 
     import httpx
 
-    from tests.test_serve import free_port, start_with_urls
+    from tests.processes import free_port
+    from tests.test_serve import start_with_urls
 
     api_port, worker_port = free_port(), free_port()
     gladia_env = {"MOOT_GLADIA_BASE_URL": gladia.base_url, "MOOT_GLADIA_API_KEY": gladia.api_key}
@@ -401,7 +402,7 @@ async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
     )
     # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
     worker = start_moot("worker", worker_port, tmp_path / "worker", stores,
-                          MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000", **gladia_env)
+                          MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000", **gladia_env)  # type: ignore[arg-type]
     try:
         await wait_ready(f"http://127.0.0.1:{api_port}")
         await wait_ready(f"http://127.0.0.1:{worker_port}")
