@@ -39,8 +39,8 @@ class Connection:
     there is something to send, so an idle socket costs no task (bench/: memory per idle
     socket)."""
 
-    __slots__ = ("_closer", "_drained", "_queue", "_queue_size", "_writer", "closed",
-                 "socket", "subscriber")
+    __slots__ = ("_closer", "_drained", "_queue", "_queue_size", "_waiting", "_writer",
+                 "closed", "socket", "subscriber")
 
     def __init__(
         self, socket: WebSocket[Any, Any, Any], subscriber: uuid.UUID, queue_size: int
@@ -51,6 +51,7 @@ class Connection:
         self._queue_size = queue_size
         self.closed = asyncio.Event()
         self._drained = asyncio.Event()
+        self._waiting = False  # a replay waits for the queue to drain
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
 
@@ -68,14 +69,17 @@ class Connection:
             return
         self._queue.append((text, close_after))
         if self._writer is None or self._writer.done():
-            self._drained.clear()
             self._writer = asyncio.create_task(self._write())
 
     async def drain(self) -> None:
         """Wait until the queue is at most half full (a long replay paces itself)."""
         while len(self._queue) > self._queue_size // 2 and not self.closed.is_set():
             self._drained.clear()
-            await self._drained.wait()
+            self._waiting = True
+            try:
+                await self._drained.wait()
+            finally:
+                self._waiting = False
 
     async def _write(self) -> None:
         try:
@@ -88,7 +92,7 @@ class Connection:
                     self._queue.clear()
                     await self._close(*close_after)
                     return
-                if len(self._queue) <= self._queue_size // 2:
+                if self._waiting and len(self._queue) <= self._queue_size // 2:
                     self._drained.set()
         except (WebSocketDisconnect, OSError, RuntimeError):
             self.closed.set()  # the peer went away mid-send
@@ -278,7 +282,11 @@ class Hub:
                 if plain is None:
                     plain = frame(event, cursor)
                 text = plain
-            if subscription.live:
-                subscription.deliver(text, head)
-            else:
+            if not subscription.live:
                 subscription.pending.append((text, cursor, head))
+            elif subscription.done:
+                continue
+            elif subscription.ending(head, subscription.connection.subscriber) is None:
+                subscription.connection.push(text)  # the common case, one call fewer
+            else:
+                subscription.deliver(text, head)
