@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot import __version__
 from moot.chat.api import ChatController
-from moot.errors import ERRORS, MootError
+from moot.errors import ERRORS, ErrorCode, MootError
 from moot.http import provide_room_id
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
@@ -73,7 +73,7 @@ _UNAVAILABLE = (
 
 
 def _error_response(
-    code: str,
+    code: ErrorCode,
     message: str | None = None,
     status: int | None = None,
     headers: dict[str, str] | None = None,

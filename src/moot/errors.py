@@ -6,10 +6,51 @@ Services raise `MootError`; `app.py` turns it (and Litestar's own exceptions) in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
-# code -> (HTTP status, default message)
-ERRORS: dict[str, tuple[int, str]] = {
+ErrorCode = Literal[
+    "invalid_request",
+    "validation_failed",
+    "invalid_frame",
+    "frame_too_large",
+    "invalid_cursor",
+    "unknown_topic",
+    "not_subscribed",
+    "too_many_topics",
+    "invalid_credential",
+    "invalid_webhook_signature",
+    "not_a_participant",
+    "not_host",
+    "removed_from_room",
+    "not_message_author",
+    "not_transcription_host",
+    "transcription_disabled",
+    "not_found",
+    "room_not_found",
+    "participant_not_found",
+    "message_not_found",
+    "livekit_not_configured",
+    "method_not_allowed",
+    "room_full",
+    "already_host",
+    "mesh_room_full",
+    "media_not_connected",
+    "transcription_active",
+    "transcription_not_active",
+    "transcription_limit_reached",
+    "conflict",
+    "room_ended",
+    "room_locked",
+    "rate_limited",
+    "internal_error",
+    "media_server_error",
+    "service_unavailable",
+    "media_unavailable",
+    "transcription_not_configured",
+]
+
+# code -> (HTTP status, default message); every ErrorCode has one (checked at import).
+ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "invalid_request": (400, "The request is malformed."),
     "validation_failed": (422, "The request body did not pass validation."),
     # Socket frames only (an error event; the socket stays open).
@@ -61,13 +102,14 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+assert set(ERRORS) == set(get_args(ErrorCode)), "ERRORS and ErrorCode must list the same codes"
+
+
 class MootError(Exception):
     """A failure the client should hear about, with a code from ERRORS."""
 
-    def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
-        if code not in ERRORS:
-            raise ValueError(f"unknown error code {code!r}")
-        self.code = code
+    def __init__(self, code: ErrorCode, message: str | None = None, **details: Any) -> None:
+        self.code: ErrorCode = code
         self.status_code, default_message = ERRORS[code]
         self.message = message or default_message
         self.details = details

@@ -22,7 +22,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from moot.errors import MootError
+from moot.errors import ErrorCode, MootError
 from moot.infra.ratelimit import RateLimiter
 from moot.media.livekit import LiveKit
 from moot.media.schemas import MediaAccess, MediaSessionEvent, MuteResult, TrackKind, WebhookResult
@@ -532,4 +532,13 @@ def _join_refusal(outcome: str, capacity: int | None, settings: Settings) -> Moo
             "it is full.",
             mesh_max_participants=limit,
         )
-    return MootError(outcome)  # room_not_found, room_ended, removed_from_room, room_locked
+    return MootError(_REFUSED[outcome])
+
+
+# What else `moot_join_room` may answer, and the error each one is.
+_REFUSED: dict[str, ErrorCode] = {
+    "room_not_found": "room_not_found",
+    "room_ended": "room_ended",
+    "removed_from_room": "removed_from_room",
+    "room_locked": "room_locked",
+}
