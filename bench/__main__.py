@@ -1,7 +1,7 @@
 """`scripts/dev bench` — measure moot against its targets; prints markdown, writes JSON.
 
-    scripts/dev bench                 the full run (chat fan-out sizes in bench/chat_fanout.py)
-    scripts/dev bench --smoke         a tiny run that checks the harness works
+scripts/dev bench                 the full run (chat fan-out sizes in bench/chat_fanout.py)
+scripts/dev bench --smoke         a tiny run that checks the harness works
 """
 
 from __future__ import annotations
@@ -199,18 +199,24 @@ def main() -> None:
     with MootProcess() as server:
         joins = asyncio.run(join(server, args.smoke, repeat))
         fanout = asyncio.run(chat_fanout(server, args.smoke, seconds, repeat))
-        raw = asyncio.run(redis_limit(
-            f"unix://{server.data_dir / 'valkey' / 'valkey.sock'}",
-            SMOKE_SIZES if args.smoke else SIZES, seconds, repeat,
-        ))
+        raw = asyncio.run(
+            redis_limit(
+                f"unix://{server.data_dir / 'valkey' / 'valkey.sock'}",
+                SMOKE_SIZES if args.smoke else SIZES,
+                seconds,
+                repeat,
+            )
+        )
         held = asyncio.run(capacity(server, 20 if args.smoke else 5000))
         # The server's embedded PostgreSQL, attached to (not started again) by data dir.
         postgres = EmbeddedServices(server.data_dir)
         postgres.start(postgres=True, redis=False)
         try:
-            ingest = asyncio.run(transcript_ingest_median(
-                postgres.database_url, 500 if args.smoke else 10_000, repeat
-            ))
+            ingest = asyncio.run(
+                transcript_ingest_median(
+                    postgres.database_url, 500 if args.smoke else 10_000, repeat
+                )
+            )
         finally:
             postgres.stop()
         report: dict[str, Any] = {

@@ -40,7 +40,8 @@ async def capacity(server: MootProcess, sockets: int, per_room: int = 100) -> di
         async def join(code: str, n: int) -> None:
             token = await identity()
             async with http.post(
-                f"/api/v1/rooms/{code}/join", json={"display_name": f"idle{n}"},
+                f"/api/v1/rooms/{code}/join",
+                json={"display_name": f"idle{n}"},
                 headers={"X-Participant-ID": token},
             ) as response:
                 assert response.status == 200, await response.text()
@@ -48,8 +49,9 @@ async def capacity(server: MootProcess, sockets: int, per_room: int = 100) -> di
 
         for first in range(0, sockets, per_room):
             host = await identity()
-            async with http.post("/api/v1/rooms", json={"max_participants": 1000},
-                                 headers={"X-Participant-ID": host}) as response:
+            async with http.post(
+                "/api/v1/rooms", json={"max_participants": 1000}, headers={"X-Participant-ID": host}
+            ) as response:
                 code = (await response.json())["code"]
             plans.append((code, host))
             count = min(per_room, sockets - first) - 1

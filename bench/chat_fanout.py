@@ -58,14 +58,18 @@ async def run_fanout(
         for _ in range(rooms):
             host = await _identity(http)
             room = (
-                await http.post("/api/v1/rooms", json={"max_participants": subscribers},
-                                headers={"X-Participant-ID": host})
+                await http.post(
+                    "/api/v1/rooms",
+                    json={"max_participants": subscribers},
+                    headers={"X-Participant-ID": host},
+                )
             ).json()
             tokens = [host]
             for n in range(subscribers - 1):
                 guest = await _identity(http)
                 joined = await http.post(
-                    f"/api/v1/rooms/{room['code']}/join", json={"display_name": f"s{n}"},
+                    f"/api/v1/rooms/{room['code']}/join",
+                    json={"display_name": f"s{n}"},
                     headers={"X-Participant-ID": guest},
                 )
                 assert joined.status_code == 200, joined.text
@@ -163,9 +167,7 @@ async def chat_fanout(
 ) -> list[dict[str, Any]]:
     results = []
     for rooms, subscribers, rate in SMOKE_SIZES if smoke else SIZES:
-        runs = [
-            await run_fanout(server, rooms, subscribers, rate, seconds) for _ in range(repeat)
-        ]
+        runs = [await run_fanout(server, rooms, subscribers, rate, seconds) for _ in range(repeat)]
         result = median_run(runs)
         result["offered_per_second"] = round(rooms * subscribers * rate)
         results.append(result)

@@ -63,7 +63,8 @@ async def prepare(server: MootProcess, guests: int, rooms: int) -> Guests:
         for _ in range(rooms):
             host = await identity()
             async with http.post(
-                "/api/v1/rooms", json={"max_participants": 1000},
+                "/api/v1/rooms",
+                json={"max_participants": 1000},
                 headers={"X-Participant-ID": host},
             ) as response:
                 codes.append((await response.json())["code"])
@@ -112,14 +113,17 @@ async def drive(
         await http.close()
     count = len(guests.tokens)
     return JoinResult(
-        guests=count, rooms=rooms, concurrency=concurrency, separate_token=separate_token,
+        guests=count,
+        rooms=rooms,
+        concurrency=concurrency,
+        separate_token=separate_token,
         seconds=round(seconds, 3),
         joins_per_second=round(count / seconds, 1),
         latency_p50_ms=round(statistics.median(latencies), 2),
-        latency_p99_ms=round(_percentile(latencies, 0.99), 2), errors=errors,
+        latency_p99_ms=round(_percentile(latencies, 0.99), 2),
+        errors=errors,
         cpu_us_per_join={
-            kind: round((cpu_after[kind] - cpu_before[kind]) / count * 1e6)
-            for kind in cpu_after
+            kind: round((cpu_after[kind] - cpu_before[kind]) / count * 1e6) for kind in cpu_after
         },
     )
 

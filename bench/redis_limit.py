@@ -53,8 +53,9 @@ async def run_raw(
         start = time.perf_counter()
         n = 0
         while time.perf_counter() - start < seconds:
-            payload = json.dumps({"type": "message.created", "t": time.time_ns(),
-                                  "content": "b" * 120})
+            payload = json.dumps(
+                {"type": "message.created", "t": time.time_ns(), "content": "b" * 120}
+            )
             await publisher.publish(f"bench:room:{room}", payload)
             sent += 1
             n += 1
@@ -76,9 +77,15 @@ async def run_raw(
     for client in [*clients, publisher]:
         await client.aclose()
     return FanoutResult(
-        rooms=rooms, subscribers=subscribers, sockets=rooms * subscribers, messages_sent=sent,
-        deliveries_expected=expected, deliveries=received, lost=expected - received,
-        seconds=round(elapsed, 2), deliveries_per_second=round(received / elapsed, 1),
+        rooms=rooms,
+        subscribers=subscribers,
+        sockets=rooms * subscribers,
+        messages_sent=sent,
+        deliveries_expected=expected,
+        deliveries=received,
+        lost=expected - received,
+        seconds=round(elapsed, 2),
+        deliveries_per_second=round(received / elapsed, 1),
         latency_p50_ms=round(statistics.median(latencies), 2) if latencies else float("nan"),
         latency_p99_ms=round(percentile(latencies, 0.99), 2),
     )

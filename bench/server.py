@@ -42,9 +42,19 @@ class MootProcess:
         )
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moot.cli", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "moot.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         while True:
             if self.process.poll() is not None:

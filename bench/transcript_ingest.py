@@ -25,8 +25,15 @@ from moot.infra.postgres import migrate_url
 from moot.transcription.schemas import Segment
 from moot.transcription.writer import BatchWriter
 
-COLUMNS = ["room_id", "participant_id", "utterance_id", "text", "language", "started_at",
-           "ended_at"]
+COLUMNS = [
+    "room_id",
+    "participant_id",
+    "utterance_id",
+    "text",
+    "language",
+    "started_at",
+    "ended_at",
+]
 
 
 @dataclass
@@ -52,17 +59,28 @@ def _segments(room_id: uuid.UUID, count: int) -> list[Segment]:
     speaker = uuid.uuid4()
     return [
         Segment(
-            room_id=room_id, participant_id=speaker, utterance_id=f"bench:{n:08d}",
-            text=f"segment {n}: the quick brown fox jumps over the lazy dog", language="en",
-            started_at=n * 2.0, ended_at=n * 2.0 + 1.8,
+            room_id=room_id,
+            participant_id=speaker,
+            utterance_id=f"bench:{n:08d}",
+            text=f"segment {n}: the quick brown fox jumps over the lazy dog",
+            language="en",
+            started_at=n * 2.0,
+            ended_at=n * 2.0 + 1.8,
         )
         for n in range(count)
     ]
 
 
 def _record(s: Segment) -> tuple[Any, ...]:
-    return (s.room_id, s.participant_id, s.utterance_id, s.text, s.language, s.started_at,
-            s.ended_at)
+    return (
+        s.room_id,
+        s.participant_id,
+        s.utterance_id,
+        s.text,
+        s.language,
+        s.started_at,
+        s.ended_at,
+    )
 
 
 async def _timed(method: str, count: int, run: Any) -> IngestResult:
@@ -81,15 +99,16 @@ async def transcript_ingest(database_url: str, count: int, batch_size: int = 100
             rooms = [await _room(conn) for _ in range(4)]
 
         async def per_row() -> None:
-            insert = f"INSERT INTO transcript_segments ({', '.join(COLUMNS)}) " \
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+            insert = (
+                f"INSERT INTO transcript_segments ({', '.join(COLUMNS)}) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+            )
             async with pool.acquire() as conn:
                 for segment in _segments(rooms[0], count):
                     await conn.execute(insert, *_record(segment))
 
         async def batch_writer() -> None:
-            writer = BatchWriter(pool, flush_interval=0.3, batch_size=batch_size,
-                                 metrics=Metrics())
+            writer = BatchWriter(pool, flush_interval=0.3, batch_size=batch_size, metrics=Metrics())
             writer.start()
             for segment in _segments(rooms[1], count):
                 writer.put(segment)
@@ -98,7 +117,8 @@ async def transcript_ingest(database_url: str, count: int, batch_size: int = 100
         async def copy_all() -> None:
             async with pool.acquire() as conn:
                 await conn.copy_records_to_table(
-                    "transcript_segments", records=[_record(s) for s in _segments(rooms[2], count)],
+                    "transcript_segments",
+                    records=[_record(s) for s in _segments(rooms[2], count)],
                     columns=COLUMNS,
                 )
 
@@ -108,7 +128,7 @@ async def transcript_ingest(database_url: str, count: int, batch_size: int = 100
                 for at in range(0, count, batch_size):
                     await conn.copy_records_to_table(
                         "transcript_segments",
-                        records=[_record(s) for s in segments[at:at + batch_size]],
+                        records=[_record(s) for s in segments[at : at + batch_size]],
                         columns=COLUMNS,
                     )
 
@@ -127,9 +147,7 @@ async def transcript_ingest(database_url: str, count: int, batch_size: int = 100
             await conn.execute("DELETE FROM rooms WHERE id = ANY($1::uuid[])", rooms)
     finally:
         await pool.close()
-    per_row_rate, writer_rate, copy_rate, copy_batch_rate = (
-        r.segments_per_second for r in results
-    )
+    per_row_rate, writer_rate, copy_rate, copy_batch_rate = (r.segments_per_second for r in results)
     return {
         "results": [asdict(r) for r in results],
         "writer_vs_per_row": round(writer_rate / per_row_rate, 2),

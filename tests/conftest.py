@@ -211,7 +211,8 @@ async def moot_factory(
             await stack.enter_async_context(running(app))
             # Litestar types its ASGI arguments more narrowly than httpx's loose dicts.
             transport = httpx.ASGITransport(
-                app=asgi_app(app), client=(client_ip, 41000)  # type: ignore[arg-type]
+                app=asgi_app(app),  # type: ignore[arg-type]
+                client=(client_ip, 41000),
             )
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://moot.test")
@@ -263,8 +264,13 @@ async def live_factory(
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             config = uvicorn.Config(
-                asgi_app(app), host="127.0.0.1", port=port, log_config=None, access_log=False,
-                ws_max_size=4 * settings.ws_max_frame_bytes, lifespan="on",
+                asgi_app(app),
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                access_log=False,
+                ws_max_size=4 * settings.ws_max_frame_bytes,
+                lifespan="on",
             )
             server = uvicorn.Server(config)
             # SIGINT and SIGTERM stay pytest's: uvicorn would take them while it serves.
@@ -276,8 +282,7 @@ async def live_factory(
                 await asyncio.sleep(0.01)
             url = f"http://127.0.0.1:{port}"
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=url))
-            return LiveMoot(url=url, ws_url=f"ws://127.0.0.1:{port}", http=http,
-                            settings=settings)
+            return LiveMoot(url=url, ws_url=f"ws://127.0.0.1:{port}", http=http, settings=settings)
 
         try:
             yield build

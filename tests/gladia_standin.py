@@ -119,9 +119,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _http_error(
-    request: web.Request, status: int, message: str, **extra: Any
-) -> web.Response:
+def _http_error(request: web.Request, status: int, message: str, **extra: Any) -> web.Response:
     """Gladia's error body: status and message, with the request's id and path."""
     return web.json_response(
         {
@@ -247,8 +245,14 @@ class _Handler:
             try:
                 chunk = base64.b64decode(message["data"]["chunk"], validate=True)
             except (KeyError, TypeError, binascii.Error):
-                await self._send(ws, session, "audio_chunk", acknowledged=False,
-                                 error={"message": "data.chunk must be base64"}, data=None)
+                await self._send(
+                    ws,
+                    session,
+                    "audio_chunk",
+                    acknowledged=False,
+                    error={"message": "data.chunk must be base64"},
+                    data=None,
+                )
                 return True
             return await self._audio(ws, request, session, chunk)
         if message.get("type") == "stop_recording":
@@ -285,18 +289,31 @@ class _Handler:
             session.errored = True
             session.rejected_chunks += 1
             if session.wants("receive_errors"):
-                await self._send(ws, session, "audio_chunk", acknowledged=False,
-                                 error={"message": state.error_message}, data=None)
+                await self._send(
+                    ws,
+                    session,
+                    "audio_chunk",
+                    acknowledged=False,
+                    error={"message": state.error_message},
+                    data=None,
+                )
             return True
         if before == 0 and session.wants("receive_lifecycle_events"):
             await self._send(ws, session, "start_recording")
         session.bytes_received = after
         if session.wants("receive_acknowledgments"):
             rate = session.bytes_per_second
-            await self._send(ws, session, "audio_chunk", acknowledged=True, error=None, data={
-                "byte_range": [before, after],
-                "time_range": [round(before / rate, 3), round(after / rate, 3)],
-            })
+            await self._send(
+                ws,
+                session,
+                "audio_chunk",
+                acknowledged=True,
+                error=None,
+                data={
+                    "byte_range": [before, after],
+                    "time_range": [round(before / rate, 3), round(after / rate, 3)],
+                },
+            )
         await self._transcripts(ws, session)
         return True
 
@@ -331,23 +348,32 @@ class _Handler:
         rate = session.bytes_per_second
         start_s, end_s = session.utterance_start / rate, end / rate
         step = (end_s - start_s) / max(1, len(words))
-        await self._send(ws, session, "transcript", data={
-            "id": f"00-{number:08d}",
-            "is_final": is_final,
-            "utterance": {
-                "start": round(start_s, 3),
-                "end": round(end_s, 3),
-                "confidence": 0.9,
-                "channel": 0,
-                "words": [
-                    {"word": word, "start": round(start_s + i * step, 3),
-                     "end": round(start_s + (i + 1) * step, 3), "confidence": 0.9}
-                    for i, word in enumerate(words)
-                ],
-                "text": " ".join(words),
-                "language": state.language,
+        await self._send(
+            ws,
+            session,
+            "transcript",
+            data={
+                "id": f"00-{number:08d}",
+                "is_final": is_final,
+                "utterance": {
+                    "start": round(start_s, 3),
+                    "end": round(end_s, 3),
+                    "confidence": 0.9,
+                    "channel": 0,
+                    "words": [
+                        {
+                            "word": word,
+                            "start": round(start_s + i * step, 3),
+                            "end": round(start_s + (i + 1) * step, 3),
+                            "confidence": 0.9,
+                        }
+                        for i, word in enumerate(words)
+                    ],
+                    "text": " ".join(words),
+                    "language": state.language,
+                },
             },
-        })
+        )
 
     async def _stop(self, ws: web.WebSocketResponse, session: LiveSession) -> None:
         """stop_recording: last final, acknowledgment, post-processing, end, close 1000."""
@@ -356,8 +382,14 @@ class _Handler:
             await self._final(ws, session, session.bytes_received)
         duration = round(session.seconds, 3)
         if session.wants("receive_acknowledgments"):
-            await self._send(ws, session, "stop_recording", acknowledged=True, error=None,
-                             data={"recording_duration": duration, "recording_left_to_process": 0})
+            await self._send(
+                ws,
+                session,
+                "stop_recording",
+                acknowledged=True,
+                error=None,
+                data={"recording_duration": duration, "recording_left_to_process": 0},
+            )
         if self.state.post_processing_delay:
             await asyncio.sleep(self.state.post_processing_delay)
         if session.wants("receive_lifecycle_events"):
@@ -370,11 +402,20 @@ class _Handler:
                 "utterances": utterances,
             }
             await self._send(ws, session, "post_transcript", data=transcription)
-            await self._send(ws, session, "post_final_transcript", data={
-                "metadata": {"audio_duration": duration, "number_of_distinct_channels": 1,
-                             "billing_time": duration, "transcription_time": 0.1},
-                "transcription": transcription,
-            })
+            await self._send(
+                ws,
+                session,
+                "post_final_transcript",
+                data={
+                    "metadata": {
+                        "audio_duration": duration,
+                        "number_of_distinct_channels": 1,
+                        "billing_time": duration,
+                        "transcription_time": 0.1,
+                    },
+                    "transcription": transcription,
+                },
+            )
         if session.wants("receive_lifecycle_events"):
             await self._send(ws, session, "end_session")
         session.closed = True

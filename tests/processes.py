@@ -48,9 +48,20 @@ def start_moot(
 ) -> subprocess.Popen[bytes]:
     """`moot serve|worker --port P --data-dir D` with `extra` MOOT_* settings."""
     return subprocess.Popen(
-        [sys.executable, "-m", "moot.cli", command, "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=moot_env(stores, **extra), cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "moot.cli",
+            command,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=moot_env(stores, **extra),
+        cwd=cwd,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
 
 

@@ -12,7 +12,10 @@ def test_the_bench_smoke_run_delivers_every_message(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
         cwd=Path(__file__).resolve().parents[1],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "#### chat-fanout" in done.stdout

@@ -127,7 +127,9 @@ def image_healthcheck() -> list[str]:
 
 def nomad(name: str) -> dict[str, Any]:
     options = SerializationOptions(
-        strip_string_quotes=True, explicit_blocks=False, with_comments=False,
+        strip_string_quotes=True,
+        explicit_blocks=False,
+        with_comments=False,
         preserve_heredocs=False,
     )
     with (NOMAD / name).open() as file:
@@ -202,13 +204,15 @@ def test_the_image_installs_the_locked_dependencies_then_moot_without_resolving(
     wheels = next(stage for stage in stages if stage.startswith("${PYTHON_IMAGE} AS wheels"))
     runtime = stages[-1]
     assert re.search(r"^COPY requirements/app\.txt ", wheels, flags=re.M)
-    assert re.search(r"^RUN pip wheel .*--require-hashes .*-r requirements/app\.txt$",
-                     wheels, flags=re.M)
+    assert re.search(
+        r"^RUN pip wheel .*--require-hashes .*-r requirements/app\.txt$", wheels, flags=re.M
+    )
     assert re.search(r"^RUN pip wheel .*--no-deps \.$", wheels, flags=re.M)
     install = re.search(r"^RUN --mount.*?(?<!\\)$", runtime, flags=re.M | re.S)
     assert install, "the runtime's install step not found"
-    assert re.search(r"pip install --no-index .*--require-hashes -r /requirements/app\.txt",
-                     install.group(0))
+    assert re.search(
+        r"pip install --no-index .*--require-hashes -r /requirements/app\.txt", install.group(0)
+    )
     assert re.search(r"pip install --no-index --no-deps /wheels/moot-\*\.whl", install.group(0))
 
 
@@ -229,8 +233,10 @@ def test_the_lock_files_pin_every_dependency_pyproject_declares() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
     def names(requirements: list[str]) -> set[str]:
-        return {re.sub(r"[-_.]+", "-", re.split(r"[^A-Za-z0-9._-]", spec, maxsplit=1)[0]).lower()
-                for spec in requirements}
+        return {
+            re.sub(r"[-_.]+", "-", re.split(r"[^A-Za-z0-9._-]", spec, maxsplit=1)[0]).lower()
+            for spec in requirements
+        }
 
     app, dev = _locked("app.txt"), _locked("dev.txt")
     runtime = names(project["dependencies"])
@@ -276,10 +282,19 @@ def _dockerignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_keeps_secrets_and_local_artefacts_out_of_the_build_context() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for path in (".env.local", ".env", "web/.env.local", "web/node_modules/react/index.js",
-                 "web/dist/index.html", ".venv/bin/python", ".git/HEAD",
-                 "bench/results/run.json", "src/moot/__pycache__/app.cpython-311.pyc",
-                 ".moot/postgres/PG_VERSION", "tests/conftest.py"):
+    for path in (
+        ".env.local",
+        ".env",
+        "web/.env.local",
+        "web/node_modules/react/index.js",
+        "web/dist/index.html",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "bench/results/run.json",
+        "src/moot/__pycache__/app.cpython-311.pyc",
+        ".moot/postgres/PG_VERSION",
+        "tests/conftest.py",
+    ):
         assert _dockerignored(path, patterns), path
     # What the Dockerfile copies must stay in.
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile(), flags=re.M)
@@ -288,8 +303,13 @@ def test_dockerignore_keeps_secrets_and_local_artefacts_out_of_the_build_context
     for source in sources:
         for found in ROOT.glob(source) if "*" in source else [ROOT / source]:
             assert not _dockerignored(str(found.relative_to(ROOT)), patterns), source
-    for path in ("src/moot/app.py", "migrations/0001_rooms.sql", "README.md",
-                 "web/package.json", "web/src/main.tsx"):
+    for path in (
+        "src/moot/app.py",
+        "migrations/0001_rooms.sql",
+        "README.md",
+        "web/package.json",
+        "web/src/main.tsx",
+    ):
         assert not _dockerignored(path, patterns), path
 
 
@@ -378,8 +398,11 @@ def test_secrets_are_required_references_never_literals() -> None:
     for name, service in services().items():
         values = list(environment(service).items())
         command = service.get("command") or []
-        values += [(item.split("=", 1)[0], item.split("=", 1)[1])
-                   for item in command if isinstance(item, str) and "=" in item]
+        values += [
+            (item.split("=", 1)[0], item.split("=", 1)[1])
+            for item in command
+            if isinstance(item, str) and "=" in item
+        ]
         for key, value in values:
             if not SECRET_NAME.search(key.upper().replace("-", "_")):
                 continue
@@ -393,8 +416,9 @@ def test_secrets_are_required_references_never_literals() -> None:
     # Passwords inside URLs too.
     for name in ("migrate", "api", "worker"):
         url = environment(services()[name])["MOOT_DATABASE_URL"]
-        assert re.fullmatch(r"postgresql://moot:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/moot",
-                            url), url
+        assert re.fullmatch(
+            r"postgresql://moot:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/moot", url
+        ), url
     # A missing secret stops compose with a message naming the file to put it in.
     env = {**read_env_file(ROOT / ".env"), **PUBLIC}
     with pytest.raises(KeyError, match=r"POSTGRES_PASSWORD: set POSTGRES_PASSWORD in \.env\.local"):
@@ -483,9 +507,17 @@ def _caddy(
     home = tmp_path / "caddy-home"
     return subprocess.run(
         [binary, *args, "--config", str(config), "--adapter", "caddyfile"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(home),
-             "XDG_DATA_HOME": str(home), "XDG_CONFIG_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(home),
+            "XDG_DATA_HOME": str(home),
+            "XDG_CONFIG_HOME": str(home),
+            **env,
+        },
     )
 
 
@@ -504,7 +536,10 @@ def test_caddy_accepts_the_caddyfile_and_routes_as_intended(tmp_path: Path) -> N
     assert moot[("/ws/transcribe",)]["upstreams"] == [{"dial": "worker:8001"}]
     assert moot[("/metrics",)]["status_code"] == 404
     assert moot[("*",)]["dynamic_upstreams"] | {"refresh": 0} == {
-        "source": "a", "name": "api", "port": "8000", "refresh": 0
+        "source": "a",
+        "name": "api",
+        "port": "8000",
+        "refresh": 0,
     }
     livekit = by_host["livekit.meet.example.net"][0]["handle"][0]
     assert livekit["upstreams"] == [{"dial": "livekit:7880"}]
@@ -522,8 +557,13 @@ def test_livekit_posts_webhooks_to_a_real_moot_route_and_keeps_no_keys(tmp_path:
     (url,) = config["webhook"]["urls"]
     parts = urlsplit(url)
     assert (parts.hostname, parts.port) == ("api", listening_port("api"))
-    app = create_app(make_settings(web_dir=str(tmp_path)), database_url="postgresql://unused",
-                     redis_url="redis://unused", secret_key="x" * 40, component="api")
+    app = create_app(
+        make_settings(web_dir=str(tmp_path)),
+        database_url="postgresql://unused",
+        redis_url="redis://unused",
+        secret_key="x" * 40,
+        component="api",
+    )
     assert parts.path in {route.path for route in app.routes}
 
     livekit = services()["livekit"]
@@ -535,8 +575,10 @@ def test_livekit_posts_webhooks_to_a_real_moot_route_and_keeps_no_keys(tmp_path:
     assert env["LIVEKIT_WEBHOOK_API_KEY"].startswith("${MOOT_LIVEKIT_API_KEY:?")
     assert "./deploy/livekit.yaml:/etc/livekit.yaml:ro" in livekit["volumes"]
     rtc = config["rtc"]
-    assert {f"{rtc['tcp_port']}:{rtc['tcp_port']}/tcp",
-            f"{rtc['udp_port']}:{rtc['udp_port']}/udp"} <= set(livekit["ports"])
+    assert {
+        f"{rtc['tcp_port']}:{rtc['tcp_port']}/tcp",
+        f"{rtc['udp_port']}:{rtc['udp_port']}/udp",
+    } <= set(livekit["ports"])
 
 
 def _free_port() -> int:
@@ -558,16 +600,28 @@ def deployed_coturn(tmp_path: Path) -> Iterator[int]:
     args = [interpolate(item, env) for item in command]
     assert args[:2] == ["-c", "/etc/coturn/turnserver.conf"]
     args = ["-c", str(DEPLOY / "coturn" / "turnserver.conf")] + [
-        arg for arg in args[2:] if not arg.startswith("--external-ip")  # needs the internet
+        arg
+        for arg in args[2:]
+        if not arg.startswith("--external-ip")  # needs the internet
     ]
     port, relay = _free_port(), _free_port() // 2 * 2
     log = tmp_path / "turnserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [turnserver, *args, "--listening-ip=127.0.0.1", f"--listening-port={port}",
-             "--relay-ip=127.0.0.1", f"--min-port={relay}", f"--max-port={relay + 20}",
-             f"--userdb={tmp_path / 'turndb'}", f"--pidfile={tmp_path / 'turnserver.pid'}"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
+            [
+                turnserver,
+                *args,
+                "--listening-ip=127.0.0.1",
+                f"--listening-port={port}",
+                "--relay-ip=127.0.0.1",
+                f"--min-port={relay}",
+                f"--max-port={relay + 20}",
+                f"--userdb={tmp_path / 'turndb'}",
+                f"--pidfile={tmp_path / 'turnserver.pid'}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
         )
     try:
         deadline = time.monotonic() + 15
@@ -591,8 +645,10 @@ def deployed_coturn(tmp_path: Path) -> Iterator[int]:
 def test_the_deployed_coturn_accepts_the_credentials_moot_mints(
     deployed_coturn: int, tmp_path: Path
 ) -> None:
-    api = {key: interpolate(value, {**PUBLIC, **SECRETS})
-           for key, value in environment(services()["api"]).items()}
+    api = {
+        key: interpolate(value, {**PUBLIC, **SECRETS})
+        for key, value in environment(services()["api"]).items()
+    }
     servers = ",".join(
         url.replace(PUBLIC["MOOT_DOMAIN"], "127.0.0.1").replace("3478", str(deployed_coturn))
         for url in api["MOOT_TURN_SERVERS"].split(",")
@@ -601,8 +657,14 @@ def test_the_deployed_coturn_accepts_the_credentials_moot_mints(
     def probe(secret: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
         env.update(MOOT_TURN_SERVERS=servers, MOOT_TURN_SECRET=secret)
-        return subprocess.run([sys.executable, "-m", "moot.cli", "turn-probe", "--json"],
-                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "moot.cli", "turn-probe", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
 
     accepted = probe(api["MOOT_TURN_SECRET"])
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
@@ -620,11 +682,19 @@ def test_coturn_refuses_to_relay_into_private_networks() -> None:
     assert "use-auth-secret" in settings
     assert not [line for line in settings if line.startswith(("static-auth-secret", "user="))]
     denied = {line.split("=", 1)[1] for line in settings if line.startswith("denied-peer-ip=")}
-    for network in ("10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255",
-                    "192.168.0.0-192.168.255.255", "127.0.0.0-127.255.255.255"):
+    for network in (
+        "10.0.0.0-10.255.255.255",
+        "172.16.0.0-172.31.255.255",
+        "192.168.0.0-192.168.255.255",
+        "127.0.0.0-127.255.255.255",
+    ):
         assert network in denied
-    relay = {k: int(v) for k, v in (line.split("=") for line in settings
-                                     if line.startswith(("min-port", "max-port")))}
+    relay = {
+        k: int(v)
+        for k, v in (
+            line.split("=") for line in settings if line.startswith(("min-port", "max-port"))
+        )
+    }
     # Clear of LiveKit's media range on the same host (Nomad: 50000-60000).
     assert relay["max-port"] < 50000 <= 60000
 
@@ -737,11 +807,18 @@ def _render_proxy_caddyfile(domain: str, livekit_domain: str) -> str:
     _, body = job("proxy.nomad.hcl")
     (template,) = tasks(groups(body)["caddy"])["caddy"]["template"]
     text = unescape(template["data"])
-    text = re.sub(r"%\{ if var\.livekit_domain != \"\" \}\n(.*?)%\{ endif \}\n?",
-                  r"\1" if livekit_domain else "", text, flags=re.S)
+    text = re.sub(
+        r"%\{ if var\.livekit_domain != \"\" \}\n(.*?)%\{ endif \}\n?",
+        r"\1" if livekit_domain else "",
+        text,
+        flags=re.S,
+    )
     text = text.replace("${var.domain}", domain).replace("${var.livekit_domain}", livekit_domain)
-    return re.sub(r'\{\{ range nomadService "([\w-]+)" \}\}.*?\{\{ end \}\}',
-                  lambda m: f"10.0.0.{len(m.group(1))}:2{len(m.group(1)):04d} ", text)
+    return re.sub(
+        r'\{\{ range nomadService "([\w-]+)" \}\}.*?\{\{ end \}\}',
+        lambda m: f"10.0.0.{len(m.group(1))}:2{len(m.group(1)):04d} ",
+        text,
+    )
 
 
 def test_the_nomad_proxy_routes_to_services_the_other_jobs_register(tmp_path: Path) -> None:

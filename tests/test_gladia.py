@@ -31,7 +31,10 @@ def audio(size: int) -> bytes:
 
 def client(gladia: GladiaState, metrics: Metrics, **overrides: Any) -> GladiaClient:
     options: dict[str, Any] = {
-        "timeout": 2.0, "max_reconnects": 3, "backoff_base": 0.01, "metrics": metrics,
+        "timeout": 2.0,
+        "max_reconnects": 3,
+        "backoff_base": 0.01,
+        "metrics": metrics,
     }
     options.update(overrides)
     api_key = options.pop("api_key", gladia.api_key)
@@ -101,7 +104,10 @@ async def test_open_posts_the_documented_config_with_the_key_then_connects(
             assert gladia.init_keys == [gladia.api_key]
             body = gladia.session.init_body
             assert (body["encoding"], body["bit_depth"], body["sample_rate"], body["channels"]) == (
-                "wav/pcm", 16, 16000, 1,
+                "wav/pcm",
+                16,
+                16000,
+                1,
             )
             assert body["language_config"] == {"languages": [], "code_switching": False}
             messages = body["messages_config"]
@@ -264,8 +270,12 @@ async def test_lifecycle_and_post_processing_messages_are_read_past(metrics: Met
         await gladia_client.aclose()
         types = gladia.session.types()
         assert types[0] == "start_session"
-        assert types[-4:] == ["end_recording", "post_transcript", "post_final_transcript",
-                              "end_session"]
+        assert types[-4:] == [
+            "end_recording",
+            "post_transcript",
+            "post_final_transcript",
+            "end_session",
+        ]
         assert transcripts.error is None
         assert transcripts.finals() == [("00-00000000", 0.0, 1.0)]
         assert count(metrics, "moot_gladia_errors_total", kind="protocol") == 0
@@ -319,7 +329,8 @@ async def test_a_refused_chunk_is_counted_and_the_session_goes_on(metrics: Metri
         assert gladia.session.bytes_received == sent - CHUNK
         assert count(metrics, "moot_gladia_errors_total", kind="protocol") == 1
         assert [u.utterance_id for u in transcripts.items if u.is_final] == [
-            "00-00000000", "00-00000001",
+            "00-00000000",
+            "00-00000001",
         ]
 
 

@@ -58,9 +58,7 @@ class Instance:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def spawn(
-    command: str, name: str, directory: Path, stores: TestStores, **extra: str
-) -> Instance:
+def spawn(command: str, name: str, directory: Path, stores: TestStores, **extra: str) -> Instance:
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / f"{name}.log"
@@ -97,10 +95,18 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     directory = tmp_path_factory.mktemp("scale-out")
     async with GladiaStandIn() as gladia:
-        gladia_env = {"MOOT_GLADIA_BASE_URL": gladia.base_url,
-                      "MOOT_GLADIA_API_KEY": gladia.api_key}
-        worker = spawn("worker", "worker", directory, stores,
-                       MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="50", **gladia_env)
+        gladia_env = {
+            "MOOT_GLADIA_BASE_URL": gladia.base_url,
+            "MOOT_GLADIA_API_KEY": gladia.api_key,
+        }
+        worker = spawn(
+            "worker",
+            "worker",
+            directory,
+            stores,
+            MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="50",
+            **gladia_env,
+        )
         api_env = {
             "MOOT_WORKER_EMBEDDED": "false",
             "MOOT_WORKER_PUBLIC_URL": f"{worker.ws_url}/ws/transcribe",
@@ -138,8 +144,9 @@ def on(guest: Guest, http: httpx.AsyncClient) -> Guest:
     return Guest(http, guest.token, guest.participant_id)
 
 
-def room_socket(instance: Instance, room: dict[str, Any], guest: Guest,
-                since: str | None = None) -> Any:
+def room_socket(
+    instance: Instance, room: dict[str, Any], guest: Guest, since: str | None = None
+) -> Any:
     query = f"token={guest.token}" + (f"&since={since}" if since else "")
     return connect(f"{instance.ws_url}/ws/chat/{room['code']}?{query}")
 
@@ -160,13 +167,16 @@ async def clients(
     cluster: Cluster,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """HTTP clients for instance A and instance B."""
-    async with httpx.AsyncClient(base_url=cluster.a.url, timeout=10) as a, \
-               httpx.AsyncClient(base_url=cluster.b.url, timeout=10) as b:
+    async with (
+        httpx.AsyncClient(base_url=cluster.a.url, timeout=10) as a,
+        httpx.AsyncClient(base_url=cluster.b.url, timeout=10) as b,
+    ):
         yield a, b
 
 
 async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
-    cluster: Cluster, fresh: asyncpg.Connection,
+    cluster: Cluster,
+    fresh: asyncpg.Connection,
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
 ) -> None:
     http_a, http_b = clients
@@ -178,8 +188,10 @@ async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
     assert [p["display_name"] for p in listing["items"]] == ["Ada", "Grace"]
     assert (await on(host, http_b).get(f"/api/v1/rooms/{room['code']}")).status_code == 200
 
-    async with room_socket(cluster.a, room, host) as on_a, \
-               room_socket(cluster.b, room, guest) as on_b:
+    async with (
+        room_socket(cluster.a, room, host) as on_a,
+        room_socket(cluster.b, room, guest) as on_b,
+    ):
         await next_of(on_a, "ready")
         await next_of(on_b, "ready")
 
@@ -191,16 +203,19 @@ async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
 
         # Mesh signalling both ways: an offer from A's client to B's, the answer back.
         sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-        await on_a.send(json.dumps(
-            {"type": "signal.offer", "to": guest.participant_id, "sdp": sdp}))
+        await on_a.send(
+            json.dumps({"type": "signal.offer", "to": guest.participant_id, "sdp": sdp})
+        )
         offer = await next_of(on_b, "signal.offer")
         assert (offer["from"], offer["sdp"]) == (host.participant_id, sdp)
-        await on_b.send(json.dumps(
-            {"type": "signal.answer", "to": host.participant_id, "sdp": sdp + "a=x\r\n"}))
+        await on_b.send(
+            json.dumps({"type": "signal.answer", "to": host.participant_id, "sdp": sdp + "a=x\r\n"})
+        )
         answer = await next_of(on_a, "signal.answer")
         assert (answer["from"], answer["sdp"]) == (guest.participant_id, sdp + "a=x\r\n")
-        await on_b.send(json.dumps(
-            {"type": "signal.ice", "to": host.participant_id, "candidate": None}))
+        await on_b.send(
+            json.dumps({"type": "signal.ice", "to": host.participant_id, "candidate": None})
+        )
         assert (await next_of(on_a, "signal.ice"))["from"] == guest.participant_id
 
         # Transcription: started through A, audio to the worker process, finals to both.
@@ -212,8 +227,7 @@ async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
         async with connect(f"{body['worker_url']}?token={body['token']}") as mic:
             await stream(mic, audio(2))
             for ws in (on_a, on_b):
-                finals = [await next_of(ws, "transcript.final", timeout=10)
-                          for _ in range(2)]
+                finals = [await next_of(ws, "transcript.final", timeout=10) for _ in range(2)]
                 assert [f["text"] for f in finals] == cluster.gladia.texts
                 assert {f["participant_id"] for f in finals} == {host.participant_id}
             # The run's state is shared: B reports it, and the host stops it through B;
@@ -221,7 +235,8 @@ async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
             state = await on(guest, http_b).get(f"/api/v1/rooms/{room['code']}/transcription")
             assert state.json()["status"] == "active"
             stopped = await on(host, http_b).post(
-                f"/api/v1/rooms/{room['code']}/transcription/stop")
+                f"/api/v1/rooms/{room['code']}/transcription/stop"
+            )
             assert stopped.json()["status"] == "idle"
             assert await closed_with(mic, timeout=10) == (4409, "transcription stopped")
         for ws in (on_a, on_b):
@@ -229,14 +244,16 @@ async def test_a_meeting_runs_across_two_api_instances_and_a_worker(
 
     async def stored() -> bool:
         count = await fresh.fetchval(
-            "SELECT count(*) FROM transcript_segments WHERE room_id = $1", uuid.UUID(room["id"]))
+            "SELECT count(*) FROM transcript_segments WHERE room_id = $1", uuid.UUID(room["id"])
+        )
         return bool(count == 2)
 
     await eventually(stored, timeout=10)
 
 
 async def test_a_rate_limit_spent_on_one_instance_holds_on_the_other(
-    cluster: Cluster, fresh: asyncpg.Connection,
+    cluster: Cluster,
+    fresh: asyncpg.Connection,
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
 ) -> None:
     http_a, http_b = clients
@@ -256,7 +273,8 @@ async def test_a_rate_limit_spent_on_one_instance_holds_on_the_other(
     assert again.status_code == 429
     # Someone else, through the same instance, is not affected.
     other = await on(creator, http_b).post(
-        "/api/v1/rooms", json={}, headers={"X-Forwarded-For": "198.51.100.99"})
+        "/api/v1/rooms", json={}, headers={"X-Forwarded-For": "198.51.100.99"}
+    )
     assert other.status_code == 201
 
 
@@ -268,11 +286,15 @@ async def test_the_images_health_check_passes_for_the_api_and_for_the_worker(
 
     command = image_healthcheck()
     nothing = str(free_port())
-    cases = [(str(cluster.a.port), nothing, 0), (nothing, str(cluster.worker.port), 0),
-             (nothing, nothing, 1)]
+    cases = [
+        (str(cluster.a.port), nothing, 0),
+        (nothing, str(cluster.worker.port), 0),
+        (nothing, nothing, 1),
+    ]
     for api_port, worker_port, expected in cases:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *command[1:],
+            sys.executable,
+            *command[1:],
             env={"MOOT_PORT": api_port, "MOOT_WORKER_PORT": worker_port},
         )
         assert await asyncio.wait_for(process.wait(), 30) == expected, (api_port, worker_port)
@@ -280,8 +302,14 @@ async def test_the_images_health_check_passes_for_the_api_and_for_the_worker(
 
 async def run_cleanup(cluster: Cluster, stores: TestStores) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "moot.cli", "cleanup", env=moot_env(stores),
-        cwd=cluster.directory, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "moot.cli",
+        "cleanup",
+        env=moot_env(stores),
+        cwd=cluster.directory,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, err.decode()
@@ -290,14 +318,18 @@ async def run_cleanup(cluster: Cluster, stores: TestStores) -> dict[str, Any]:
 
 
 async def test_one_cleanup_pass_runs_at_a_time_whoever_starts_it(
-    cluster: Cluster, stores: TestStores, fresh: asyncpg.Connection,
+    cluster: Cluster,
+    stores: TestStores,
+    fresh: asyncpg.Connection,
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
 ) -> None:
     http_a, http_b = clients
     host = await guest_of(http_a)
     room = await host.create_room()
-    await fresh.execute("UPDATE rooms SET expires_at = now() - interval '1 minute' "
-                        "WHERE id = $1", uuid.UUID(room["id"]))
+    await fresh.execute(
+        "UPDATE rooms SET expires_at = now() - interval '1 minute' WHERE id = $1",
+        uuid.UUID(room["id"]),
+    )
     # Another instance is in the middle of a pass: it holds the cleanup lock.
     holder = await asyncpg.connect(stores.database_url)
     try:
@@ -305,8 +337,7 @@ async def test_one_cleanup_pass_runs_at_a_time_whoever_starts_it(
             assert await holder.fetchval("SELECT pg_try_advisory_xact_lock($1)", CLEANUP_LOCK)
             skipped = await run_cleanup(cluster, stores)
             assert skipped["ran"] is False
-            assert (await http_b.get(f"/api/v1/rooms/{room['code']}")).json()[
-                "status"] == "active"
+            assert (await http_b.get(f"/api/v1/rooms/{room['code']}")).json()["status"] == "active"
     finally:
         await holder.close()
     done = await run_cleanup(cluster, stores)
@@ -316,7 +347,9 @@ async def test_one_cleanup_pass_runs_at_a_time_whoever_starts_it(
 
 
 async def test_sigterm_hands_room_sockets_to_another_instance_and_exits_in_time(
-    cluster: Cluster, stores: TestStores, fresh: asyncpg.Connection,
+    cluster: Cluster,
+    stores: TestStores,
+    fresh: asyncpg.Connection,
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
 ) -> None:
     leaving = spawn("serve", "api-c", cluster.directory, stores, **cluster.api_env)
@@ -355,11 +388,13 @@ async def test_sigterm_hands_room_sockets_to_another_instance_and_exits_in_time(
                 await message(on_b, "while you were away")
                 async with room_socket(cluster.b, room, guest, since=cursor) as resumed:
                     frames = await frames_until(resumed, "ready")
-                    missed = [f["message"]["content"] for f in frames
-                              if f["type"] == "message.created"]
+                    missed = [
+                        f["message"]["content"] for f in frames if f["type"] == "message.created"
+                    ]
                     assert missed == ["while you were away"]
-                    assert (await on(guest, http_b).get(
-                        f"/api/v1/rooms/{room['code']}/participants")).status_code == 200
+                    assert (
+                        await on(guest, http_b).get(f"/api/v1/rooms/{room['code']}/participants")
+                    ).status_code == 200
     finally:
         await asyncio.to_thread(stop, leaving)
 
@@ -370,9 +405,10 @@ async def test_sigterm_hands_room_sockets_to_another_instance_and_exits_in_time(
 async def test_one_gateway_socket_follows_two_rooms_served_by_two_instances(
     cluster: Cluster, fresh: asyncpg.Connection
 ) -> None:
-    async with httpx.AsyncClient(base_url=cluster.a.url) as http_a, httpx.AsyncClient(
-        base_url=cluster.b.url
-    ) as http_b:
+    async with (
+        httpx.AsyncClient(base_url=cluster.a.url) as http_a,
+        httpx.AsyncClient(base_url=cluster.b.url) as http_b,
+    ):
         ada, grace, linus = await guest_of(http_a), await guest_of(http_b), await guest_of(http_a)
         first = await ada.create_room(display_name="Ada")
         second = await grace.create_room(display_name="Grace")
@@ -413,9 +449,11 @@ async def test_one_gateway_socket_follows_two_rooms_served_by_two_instances(
             assert seen == {topic_1: "one", topic_2: "two"}
 
             # Sending on a topic: chat through the gateway, acknowledged with its topic.
-            await ws.send(json.dumps(
-                {"type": "message.send", "topic": topic_2, "content": "hi", "client_id": "c1"}
-            ))
+            await ws.send(
+                json.dumps(
+                    {"type": "message.send", "topic": topic_2, "content": "hi", "client_id": "c1"}
+                )
+            )
             sent = await next_of(ws, "message.sent")
             assert sent["topic"] == topic_2 and sent["client_id"] == "c1"
 
@@ -438,9 +476,10 @@ async def test_one_gateway_socket_follows_two_rooms_served_by_two_instances(
 async def test_a_gateway_subscription_replays_what_was_missed_since_its_cursor(
     cluster: Cluster, fresh: asyncpg.Connection
 ) -> None:
-    async with httpx.AsyncClient(base_url=cluster.a.url) as http_a, httpx.AsyncClient(
-        base_url=cluster.b.url
-    ) as http_b:
+    async with (
+        httpx.AsyncClient(base_url=cluster.a.url) as http_a,
+        httpx.AsyncClient(base_url=cluster.b.url) as http_b,
+    ):
         host = await guest_of(http_a)
         room = await host.create_room(display_name="Host")
         topic = f"room:{room['id']}"
@@ -454,9 +493,9 @@ async def test_a_gateway_subscription_replays_what_was_missed_since_its_cursor(
                     f"/api/v1/rooms/{room['code']}/chat/messages", json={"content": text}
                 )
             # Subscribed by its code: the answer names the room by id.
-            await ws.send(json.dumps(
-                {"type": "subscribe", "topic": f"room:{room['code']}", "since": cursor}
-            ))
+            await ws.send(
+                json.dumps({"type": "subscribe", "topic": f"room:{room['code']}", "since": cursor})
+            )
             frames = await frames_until(ws, "subscribed")
             replayed = [f["message"]["content"] for f in frames if f["type"] == "message.created"]
             assert replayed == ["missed one", "missed two"]

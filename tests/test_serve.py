@@ -289,17 +289,19 @@ async def test_serve_runs_on_granian_too(tmp_path: Path, stores) -> None:  # typ
             else:
                 raise AssertionError("granian did not start")
             host = (await http.post("/api/v1/identity")).json()["token"]
-            room = (await http.post("/api/v1/rooms", json={},
-                                    headers={"X-Participant-ID": host})).json()
+            room = (
+                await http.post("/api/v1/rooms", json={}, headers={"X-Participant-ID": host})
+            ).json()
             async with connect(f"ws://127.0.0.1:{port}/ws/chat/{room['code']}?token={host}") as ws:
                 assert json.loads(await ws.recv())["type"] == "ready"
                 await ws.send(json.dumps({"type": "message.send", "content": "on granian"}))
                 async with asyncio.timeout(5):
                     while True:
                         frame = json.loads(await ws.recv())
-                        if frame["type"] == "message.created" and frame["message"][
-                            "content"
-                        ] == "on granian":
+                        if (
+                            frame["type"] == "message.created"
+                            and frame["message"]["content"] == "on granian"
+                        ):
                             break
     finally:
         process.send_signal(signal.SIGTERM)

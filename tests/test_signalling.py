@@ -533,8 +533,12 @@ async def test_joining_a_mesh_room_says_mesh_in_the_join_response(
     joined = (await guest.join(room["code"], "Grace")).json()
     for session in (room, joined):
         assert session["media"] == {
-            "mode": "mesh", "mesh_max_participants": 4,
-            "url": None, "token": None, "expires_in": None, "room_name": None,
+            "mode": "mesh",
+            "mesh_max_participants": 4,
+            "url": None,
+            "token": None,
+            "expires_in": None,
+            "room_name": None,
         }
 
 

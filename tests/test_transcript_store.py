@@ -332,8 +332,12 @@ async def test_duplicate_utterances_are_skipped_by_the_database_and_counted(
     # u0003 and u0004 again (with other text), u0005 twice in one batch, and u0000 in
     # another room, which is a different utterance.
     again = [segment(room_id, "u0003", text="changed"), segment(room_id, "u0004")]
-    for s in [*again, segment(room_id, "u0005"), segment(room_id, "u0005"),
-              segment(other_room, "u0000")]:
+    for s in [
+        *again,
+        segment(room_id, "u0005"),
+        segment(room_id, "u0005"),
+        segment(other_room, "u0000"),
+    ]:
         batch_writer.put(s)
     await eventually(lambda: _count(db, room_id, 6))
     await eventually(drained(batch_writer))
@@ -436,11 +440,13 @@ async def test_a_connection_killed_mid_write_is_retried_on_a_new_one(
         batch_writer.put(s)
 
     async def writer_waiting() -> bool:
-        return bool(await db.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = $1 AND wait_event_type = 'Lock'",
-            WRITER_APP,
-        ))
+        return bool(
+            await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                WRITER_APP,
+            )
+        )
 
     await eventually(writer_waiting)
     # The server kills the writer's connection while its INSERT waits (as on a failover).
@@ -624,8 +630,9 @@ async def test_pages_follow_the_timeline_with_a_cursor_that_never_repeats_or_ski
         assert seen == ["a", "c", "b", "d", "h", "e", "f", "g"]
 
         a_id = everything[0].id
-        assert [s.utterance_id for s in
-                await store.list_segments(conn, room_id, after=a_id, limit=1)] == ["c"]
+        assert [
+            s.utterance_id for s in await store.list_segments(conn, room_id, after=a_id, limit=1)
+        ] == ["c"]
         other_id = (await store.all_segments(conn, other_room))[0].id
         assert await store.list_segments(conn, room_id, after=other_id, limit=10) == []
         assert await store.list_segments(conn, room_id, after=10**12, limit=10) == []
@@ -642,12 +649,15 @@ async def test_segments_carry_the_speakers_latest_name_in_the_room(
     await seat(db, other_room, carol, "Carol", joined_seconds_ago=30)
     pool = await harness.pool()
     async with pool.acquire() as conn:
-        await store.insert_segments(conn, [
-            segment(room_id, "1", 1.0, participant_id=alice),
-            segment(room_id, "2", 2.0, participant_id=bob),
-            segment(room_id, "3", 3.0, participant_id=carol),  # never seated in this room
-            segment(room_id, "4", 4.0),  # no participant
-        ])
+        await store.insert_segments(
+            conn,
+            [
+                segment(room_id, "1", 1.0, participant_id=alice),
+                segment(room_id, "2", 2.0, participant_id=bob),
+                segment(room_id, "3", 3.0, participant_id=carol),  # never seated in this room
+                segment(room_id, "4", 4.0),  # no participant
+            ],
+        )
         names = [s.display_name for s in await store.all_segments(conn, room_id)]
         page = await store.list_segments(conn, room_id, after=None, limit=10)
     assert names == ["Alice (phone)", "Bob", None, None]

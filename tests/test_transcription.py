@@ -102,13 +102,16 @@ async def test_the_host_transcribes_by_default_and_may_designate_someone_else(
     assert (str(claims.room_id), str(claims.participant_id)) == (room["id"], host.participant_id)
     assert started["expires_in"] == 300
 
-    assert (await guest.post(f"{base}/host", json={"participant_id": guest.participant_id})
-            ).json()["code"] == "not_host"
+    assert (await guest.post(f"{base}/host", json={"participant_id": guest.participant_id})).json()[
+        "code"
+    ] == "not_host"
     designated = await host.post(f"{base}/host", json={"participant_id": guest.participant_id})
     assert designated.status_code == 200
     # A new transcription host stops the running transcription.
     assert designated.json() | {"started_at": None} == state | {
-        "host_id": guest.participant_id, "started_at": None, "status": "idle"
+        "host_id": guest.participant_id,
+        "started_at": None,
+        "status": "idle",
     }
     assert (await host.post(f"{base}/start")).json()["code"] == "not_transcription_host"
     assert (await start(guest, room))["status"] == "active"
@@ -150,7 +153,10 @@ async def test_the_role_falls_back_to_the_room_host_when_the_transcription_host_
     ],
 )
 async def test_start_explains_why_transcription_is_unavailable(
-    live_factory: LiveFactory, gladia: GladiaState, overrides: dict[str, Any], status: int,
+    live_factory: LiveFactory,
+    gladia: GladiaState,
+    overrides: dict[str, Any],
+    status: int,
     code: str,
 ) -> None:
     live = await live_factory(**gladia_settings(gladia, **overrides))
@@ -261,8 +267,9 @@ async def test_the_worker_needs_a_current_token(
     async with connect(f"{url}?token=forged.token") as ws:
         assert json.loads(await ws.recv())["code"] == "invalid_credential"
         assert (await closed_with(ws))[0] == 4401
-    expired = WorkerTokens(SECRET, -10).issue(uuid.UUID(room["id"]), uuid.UUID(host.participant_id),
-                                             "run")
+    expired = WorkerTokens(SECRET, -10).issue(
+        uuid.UUID(room["id"]), uuid.UUID(host.participant_id), "run"
+    )
     async with connect(f"{url}?token={expired}") as ws:
         assert (await closed_with(ws))[0] == 4401
     # After stop, the run is over and its token with it; a restart issues a new one.
@@ -371,13 +378,23 @@ async def test_a_worker_only_app_serves_audio_and_no_api(
     from tests.conftest import make_settings
 
     settings = make_settings(**gladia_settings(gladia))
-    app = create_app(settings, database_url="postgresql://unused", redis_url="redis://unused",
-                     secret_key=SECRET, component="worker")
+    app = create_app(
+        settings,
+        database_url="postgresql://unused",
+        redis_url="redis://unused",
+        secret_key=SECRET,
+        component="worker",
+    )
     paths = {route.path for route in app.routes}
     assert "/ws/transcribe" in paths and "/health" in paths and "/metrics" in paths
     assert not any(path.startswith("/api/") for path in paths)
-    api_only = create_app(settings, database_url="postgresql://unused",
-                          redis_url="redis://unused", secret_key=SECRET, component="api")
+    api_only = create_app(
+        settings,
+        database_url="postgresql://unused",
+        redis_url="redis://unused",
+        secret_key=SECRET,
+        component="api",
+    )
     assert "/ws/transcribe" not in {route.path for route in api_only.routes}
 
 
@@ -397,12 +414,22 @@ async def test_sigterm_to_a_worker_process_flushes_every_final_it_received(
     api_port, worker_port = free_port(), free_port()
     gladia_env = {"MOOT_GLADIA_BASE_URL": gladia.base_url, "MOOT_GLADIA_API_KEY": gladia.api_key}
     api = start_with_urls(
-        api_port, tmp_path / "api", stores, MOOT_WORKER_EMBEDDED="false",
-        MOOT_WORKER_PUBLIC_URL=f"ws://127.0.0.1:{worker_port}/ws/transcribe", **gladia_env,
+        api_port,
+        tmp_path / "api",
+        stores,
+        MOOT_WORKER_EMBEDDED="false",
+        MOOT_WORKER_PUBLIC_URL=f"ws://127.0.0.1:{worker_port}/ws/transcribe",
+        **gladia_env,
     )
     # Nothing would reach PostgreSQL for a minute: only the shutdown flush can write it.
-    worker = start_moot("worker", worker_port, tmp_path / "worker", stores,
-                          MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000", **gladia_env)  # type: ignore[arg-type]
+    worker = start_moot(
+        "worker",
+        worker_port,
+        tmp_path / "worker",
+        stores,
+        MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="60000",
+        **gladia_env,  # type: ignore[arg-type]
+    )
     try:
         await wait_ready(f"http://127.0.0.1:{api_port}")
         await wait_ready(f"http://127.0.0.1:{worker_port}")

@@ -214,8 +214,11 @@ def test_malformed_turn_urls_are_refused(url: str) -> None:
 
 def test_targets_come_from_turn_servers_and_credentialed_fallbacks() -> None:
     fallback = [
-        {"urls": ["turn:fallback.example.org?transport=tcp", "stun:stun.example.org"],
-         "username": "static-user", "credential": "static-pass"},
+        {
+            "urls": ["turn:fallback.example.org?transport=tcp", "stun:stun.example.org"],
+            "username": "static-user",
+            "credential": "static-pass",
+        },
         {"urls": ["turn:anonymous.example.org"]},  # no credentials: nothing to probe with
     ]
     settings = Settings(
@@ -288,10 +291,26 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path] | None:
         return None
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -305,8 +324,14 @@ class Coturn:
     def url(self, transport: str = "udp") -> str:
         return f"turn:127.0.0.1:{self.port}?transport={transport}"
 
-    def target(self, transport: str = "udp", *, secret: str = SECRET, ttl: int = 600,
-               now: float | None = None) -> Target:
+    def target(
+        self,
+        transport: str = "udp",
+        *,
+        secret: str = SECRET,
+        ttl: int = 600,
+        now: float | None = None,
+    ) -> Target:
         url = self.url(transport)
         if transport == "tls":
             url = f"turns:127.0.0.1:{self.tls_port}?transport=tcp"
@@ -321,13 +346,25 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
     port = free_port()
     relay = free_port() // 2 * 2  # coturn wants an even relay range start
     command = [
-        TURNSERVER, "-n",
-        "--listening-ip=127.0.0.1", f"--listening-port={port}",
-        "--relay-ip=127.0.0.1", f"--min-port={relay}", f"--max-port={relay + 50}",
-        "--use-auth-secret", f"--static-auth-secret={SECRET}", f"--realm={REALM_NAME}",
-        "--no-dtls", "--no-cli", "--allow-loopback-peers", "--no-multicast-peers",
-        f"--userdb={directory / 'turndb'}", f"--pidfile={directory / 'turnserver.pid'}",
-        "--log-file=stdout", "--simple-log", "--verbose",
+        TURNSERVER,
+        "-n",
+        "--listening-ip=127.0.0.1",
+        f"--listening-port={port}",
+        "--relay-ip=127.0.0.1",
+        f"--min-port={relay}",
+        f"--max-port={relay + 50}",
+        "--use-auth-secret",
+        f"--static-auth-secret={SECRET}",
+        f"--realm={REALM_NAME}",
+        "--no-dtls",
+        "--no-cli",
+        "--allow-loopback-peers",
+        "--no-multicast-peers",
+        f"--userdb={directory / 'turndb'}",
+        f"--pidfile={directory / 'turnserver.pid'}",
+        "--log-file=stdout",
+        "--simple-log",
+        "--verbose",
     ]
     certificate = self_signed_certificate(directory)
     tls_port = None
@@ -335,15 +372,19 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
         command.append("--no-tls")
     else:
         tls_port = free_port()
-        command += [f"--tls-listening-port={tls_port}",
-                    f"--cert={certificate[0]}", f"--pkey={certificate[1]}"]
+        command += [
+            f"--tls-listening-port={tls_port}",
+            f"--cert={certificate[0]}",
+            f"--pkey={certificate[1]}",
+        ]
     log = directory / "turnserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
     try:
         deadline = time.monotonic() + 15
-        while not (answers_stun(port) and accepts_tcp(port)
-                   and (tls_port is None or accepts_tcp(tls_port))):
+        while not (
+            answers_stun(port) and accepts_tcp(port) and (tls_port is None or accepts_tcp(tls_port))
+        ):
             assert process.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, "coturn did not start:\n" + log.read_text()
             time.sleep(0.05)
@@ -464,9 +505,7 @@ def metric_lines(text: str, name: str) -> dict[str, float]:
 
 async def test_record_publishes_availability_auth_and_run_time(coturn: Coturn) -> None:
     closed = Target.from_url(f"turn:127.0.0.1:{free_port()}", "u", "p")
-    results = await probe(
-        [coturn.target("udp"), coturn.target("tcp", secret="wrong"), closed], 3
-    )
+    results = await probe([coturn.target("udp"), coturn.target("tcp", secret="wrong"), closed], 3)
     metrics = Metrics()
 
     before = time.time()
@@ -546,7 +585,8 @@ def test_cli_exits_0_when_every_server_passes(coturn: Coturn, tmp_path: Path) ->
     report = msgspec.json.decode(done.stdout)
     assert report["passed"] is True
     assert [(r["transport"], r["auth_ok"]) for r in report["results"]] == [
-        ("udp", True), ("tcp", True)
+        ("udp", True),
+        ("tcp", True),
     ]
     assert SECRET not in done.stdout + done.stderr
 
@@ -556,8 +596,16 @@ def test_cli_prints_a_table_by_default(coturn: Coturn, tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     header, row, summary = done.stdout.splitlines()
-    assert header.split() == ["SERVER", "PORT", "TRANSPORT", "REACHABLE", "AUTH", "RELAYED",
-                              "TIME", "ERROR"]
+    assert header.split() == [
+        "SERVER",
+        "PORT",
+        "TRANSPORT",
+        "REACHABLE",
+        "AUTH",
+        "RELAYED",
+        "TIME",
+        "ERROR",
+    ]
     assert row.split()[:5] == ["127.0.0.1", str(coturn.port), "tcp", "yes", "ok"]
     assert summary == "1/1 passed"
 
@@ -576,7 +624,12 @@ def test_cli_exits_1_on_a_wrong_secret(coturn: Coturn, tmp_path: Path) -> None:
 
 def test_cli_exits_1_on_a_closed_port(tmp_path: Path) -> None:
     done = turn_probe(
-        tmp_path, "--json", "--timeout", "1", "--url", f"turn:127.0.0.1:{free_port()}",
+        tmp_path,
+        "--json",
+        "--timeout",
+        "1",
+        "--url",
+        f"turn:127.0.0.1:{free_port()}",
         MOOT_TURN_SECRET=SECRET,
     )
 
@@ -586,8 +639,9 @@ def test_cli_exits_1_on_a_closed_port(tmp_path: Path) -> None:
 
 
 def test_cli_probes_ad_hoc_urls_with_the_secret_flag(coturn: Coturn, tmp_path: Path) -> None:
-    done = turn_probe(tmp_path, "--url", coturn.url("udp"), "--url", coturn.url("tcp"),
-                      "--secret", SECRET)
+    done = turn_probe(
+        tmp_path, "--url", coturn.url("udp"), "--url", coturn.url("tcp"), "--secret", SECRET
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "2/2 passed"
@@ -605,10 +659,12 @@ def test_cli_exits_2_without_targets(tmp_path: Path) -> None:
     ("args", "env", "message"),
     [
         (["--url", "turn:h"], {}, "--url needs the TURN secret"),
-        ([], {"MOOT_TURN_SERVERS": "turn:h:nope", "MOOT_TURN_SECRET": SECRET},
-         "MOOT_TURN_SERVERS"),
-        (["--timeout", "0"], {"MOOT_TURN_SERVERS": "turn:h", "MOOT_TURN_SECRET": SECRET},
-         "MOOT_TURN_PROBE_TIMEOUT_SECONDS"),
+        ([], {"MOOT_TURN_SERVERS": "turn:h:nope", "MOOT_TURN_SECRET": SECRET}, "MOOT_TURN_SERVERS"),
+        (
+            ["--timeout", "0"],
+            {"MOOT_TURN_SERVERS": "turn:h", "MOOT_TURN_SECRET": SECRET},
+            "MOOT_TURN_PROBE_TIMEOUT_SECONDS",
+        ),
         (["--interval", "0", "--secret", SECRET, "--url", "turn:h"], {}, "--interval"),
     ],
 )
@@ -624,9 +680,23 @@ def test_cli_exits_2_on_a_config_error(
 def test_cli_keeps_probing_with_an_interval(coturn: Coturn, tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "moot.cli", "turn-probe", "--json", "--interval", "0.2",
-         "--url", coturn.url("tcp"), "--secret", SECRET],
-        cwd=tmp_path, env=clean, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "moot.cli",
+            "turn-probe",
+            "--json",
+            "--interval",
+            "0.2",
+            "--url",
+            coturn.url("tcp"),
+            "--secret",
+            SECRET,
+        ],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     reports: list[dict[str, object]] = []
     try:
@@ -649,7 +719,8 @@ async def test_browser_ice_credentials_from_the_api_allocate_on_coturn(
     coturn: Coturn, moot_factory: MootFactory
 ) -> None:
     moot = await moot_factory(
-        turn_servers=f"{coturn.url('udp')},{coturn.url('tcp')}", turn_secret=SECRET,
+        turn_servers=f"{coturn.url('udp')},{coturn.url('tcp')}",
+        turn_secret=SECRET,
         stun_servers=f"stun:127.0.0.1:{coturn.port}",
     )
     guest = await moot.guest()

@@ -39,8 +39,13 @@ async def test_the_api_and_missing_files_are_never_answered_with_the_spa(
     assert (await moot.http.get("/health")).json() == {"status": "ok"}
     assert (await moot.http.post("/api/v1/identity")).status_code == 201
     (tmp_path / "secret.txt").write_text("not for the web")
-    for path in ("/api/v1/nothing-here", "/assets/missing-1234.js", "/ws/nope",
-                 "/assets/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt"):
+    for path in (
+        "/api/v1/nothing-here",
+        "/assets/missing-1234.js",
+        "/ws/nope",
+        "/assets/..%2f..%2fsecret.txt",
+        "/%2e%2e/secret.txt",
+    ):
         response = await moot.http.get(path)
         assert response.status_code == 404, path
         assert response.json()["code"] == "not_found"

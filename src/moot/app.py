@@ -201,8 +201,12 @@ def cors_config(origins: str) -> CORSConfig | None:
         allow_origins=allowed,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Content-Type", PARTICIPANT_HEADER, REQUEST_ID_HEADER],
-        expose_headers=[PARTICIPANT_HEADER, "X-Participant-Public-ID", REQUEST_ID_HEADER,
-                        "Retry-After"],
+        expose_headers=[
+            PARTICIPANT_HEADER,
+            "X-Participant-Public-ID",
+            REQUEST_ID_HEADER,
+            "Retry-After",
+        ],
         max_age=600,
     )
 

@@ -254,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--host", default=None, help="listen address (MOOT_HOST)")
     worker.add_argument(
-        "--port", dest="worker_listen_port", type=int, default=None,
+        "--port",
+        dest="worker_listen_port",
+        type=int,
+        default=None,
         help="listen port (MOOT_WORKER_PORT, 8001)",
     )
     worker.add_argument("--data-dir", default=None, help="embedded services' data (MOOT_DATA_DIR)")

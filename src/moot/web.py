@@ -25,10 +25,14 @@ REVALIDATE = "no-cache"
 def web_root(settings: Settings) -> Path | None:
     """The client's build: MOOT_WEB_DIR, else inside the installed package, else the
     checkout's web/dist. None when there is no build (the API still runs)."""
-    candidates = [Path(settings.web_dir)] if settings.web_dir else [
-        Path(__file__).resolve().parent / "web_dist",
-        Path(__file__).resolve().parents[2] / "web" / "dist",
-    ]
+    candidates = (
+        [Path(settings.web_dir)]
+        if settings.web_dir
+        else [
+            Path(__file__).resolve().parent / "web_dist",
+            Path(__file__).resolve().parents[2] / "web" / "dist",
+        ]
+    )
     for candidate in candidates:
         if (candidate / "index.html").is_file():
             return candidate.resolve()
@@ -39,8 +43,12 @@ def web_router(root: Path) -> Router:
     index = root / "index.html"
 
     def serve(path: Path, cache: str) -> File:
-        return File(path, filename=path.name, content_disposition_type="inline",
-                    headers={"Cache-Control": cache})
+        return File(
+            path,
+            filename=path.name,
+            content_disposition_type="inline",
+            headers={"Cache-Control": cache},
+        )
 
     @get("/", include_in_schema=False, sync_to_thread=False)
     def home() -> File:

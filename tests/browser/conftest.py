@@ -43,8 +43,10 @@ def _missing() -> str | None:
     if not (WEB_DIST / "index.html").is_file():
         return "the web client is not built: run `cd web && npm ci && npm run build`"
     if not CHROMIUM.is_file():
-        return ("Debian's chromium is missing: run "
-                "`apt-get install -y --no-install-recommends chromium fonts-noto-core`")
+        return (
+            "Debian's chromium is missing: run "
+            "`apt-get install -y --no-install-recommends chromium fonts-noto-core`"
+        )
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
@@ -83,7 +85,12 @@ def server(
     log = work / "serve.log"
     with log.open("wb") as out:
         process = start_moot(
-            "serve", port, work / "data", stores, output=out, cwd=work,
+            "serve",
+            port,
+            work / "data",
+            stores,
+            output=out,
+            cwd=work,
             MOOT_RATE_LIMIT_ENABLED="false",
             MOOT_WEB_DIR=str(WEB_DIST),
             MOOT_GLADIA_BASE_URL=gladia.base_url,

@@ -63,9 +63,7 @@ async def join(page: Any, url: str, name: str) -> None:
 
 async def my_id(page: Any) -> str:
     await page.wait_for_function("window.__moot?.meeting?.snapshot.you.participant_id")
-    participant_id: str = await page.evaluate(
-        "window.__moot.meeting.snapshot.you.participant_id"
-    )
+    participant_id: str = await page.evaluate("window.__moot.meeting.snapshot.you.participant_id")
     return participant_id
 
 

@@ -194,9 +194,7 @@ class ChatService:
                 return edited
         raise MootError("conflict", "The message kept changing; try again.")
 
-    async def delete(
-        self, room_id: uuid.UUID, participant_id: uuid.UUID, message_id: str
-    ) -> None:
+    async def delete(self, room_id: uuid.UUID, participant_id: uuid.UUID, message_id: str) -> None:
         message_id = clean_message_id(message_id)
         author = await self._members.author(room_id, participant_id)
         for _ in range(_CAS_ATTEMPTS):

@@ -92,5 +92,6 @@ def ice_config(
         username, credential = turn_credentials(turn_secret, participant, ttl_seconds, now)
         servers.append(IceServer(urls=turn, username=username, credential=credential))
     fallback = parse_fallback_servers(fallback_servers)
-    return IceConfig(ice_servers=servers + fallback, ttl_seconds=ttl_seconds,
-                     fallback_count=len(fallback))
+    return IceConfig(
+        ice_servers=servers + fallback, ttl_seconds=ttl_seconds, fallback_count=len(fallback)
+    )

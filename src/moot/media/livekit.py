@@ -29,8 +29,11 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 TrackKind = Literal["audio", "video", "all"]
-_TRACK_TYPES = {"audio": {api.TrackType.AUDIO}, "video": {api.TrackType.VIDEO},
-                "all": {api.TrackType.AUDIO, api.TrackType.VIDEO}}
+_TRACK_TYPES = {
+    "audio": {api.TrackType.AUDIO},
+    "video": {api.TrackType.VIDEO},
+    "all": {api.TrackType.AUDIO, api.TrackType.VIDEO},
+}
 
 
 class WebhookRejected(Exception):
@@ -120,8 +123,9 @@ class LiveKit:
     async def mute(self, room_name: str, identity: str, kind: TrackKind) -> list[str]:
         """Mute the participant's published tracks of one kind; the muted track sids."""
         who = api.RoomParticipantIdentity(room=room_name, identity=identity)
-        info = await self._call("get_participant", self._rooms.get_participant(who),
-                                missing_ok=True)
+        info = await self._call(
+            "get_participant", self._rooms.get_participant(who), missing_ok=True
+        )
         if info is None:
             raise MootError("media_not_connected")
         wanted = _TRACK_TYPES[kind]
@@ -142,8 +146,9 @@ class LiveKit:
         except api.ServerError as exc:
             if missing_ok and exc.code == api.ServerErrorCode.NOT_FOUND:
                 return None
-            log.warning("livekit_error", call=what, code=exc.code, status=exc.status,
-                        message=exc.message)
+            log.warning(
+                "livekit_error", call=what, code=exc.code, status=exc.status, message=exc.message
+            )
             if exc.status >= 500 or exc.code == api.ServerErrorCode.UNAVAILABLE:
                 raise MootError("media_unavailable") from None
             raise MootError("media_server_error", livekit_code=exc.code) from None

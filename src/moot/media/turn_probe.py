@@ -446,9 +446,7 @@ class _Session:
         return data, response
 
 
-async def _run(
-    channel: _Channel, target: Target, step_timeout: float, result: ProbeResult
-) -> None:
+async def _run(channel: _Channel, target: Target, step_timeout: float, result: ProbeResult) -> None:
     # (a) Binding: does the port answer STUN at all, and where do we appear to come from?
     binding_request = Message(BINDING, REQUEST)
     _, binding = await _transact(channel, binding_request, None, step_timeout, "Binding")
@@ -557,19 +555,23 @@ def format_report(results: Sequence[ProbeResult]) -> str:
     """A plain-text table, one line per server, port and transport."""
     rows = [("SERVER", "PORT", "TRANSPORT", "REACHABLE", "AUTH", "RELAYED", "TIME", "ERROR")]
     for result in results:
-        rows.append((
-            result.server,
-            str(result.port),
-            result.transport,
-            "yes" if result.reachable else "no",
-            "ok" if result.auth_ok else "failed" if result.reachable else "-",
-            result.relayed_address or "-",
-            f"{result.duration_seconds * 1000:.0f}ms",
-            result.error or "",
-        ))
+        rows.append(
+            (
+                result.server,
+                str(result.port),
+                result.transport,
+                "yes" if result.reachable else "no",
+                "ok" if result.auth_ok else "failed" if result.reachable else "-",
+                result.relayed_address or "-",
+                f"{result.duration_seconds * 1000:.0f}ms",
+                result.error or "",
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
     passed = sum(result.passed for result in results)
     lines.append(f"{passed}/{len(results)} passed")
     return "\n".join(line.rstrip() for line in lines)

@@ -118,8 +118,7 @@ class Gateway:
             # The topic ended this subscription (the meeting ended, you were removed): say
             # so after the event that did it, and drop it; the socket stays.
             connection.push(
-                envelope.control("unsubscribed", topic=subscription.topic, code=code,
-                                 reason=reason)
+                envelope.control("unsubscribed", topic=subscription.topic, code=code, reason=reason)
             )
             opened = topics.get(subscription.topic)
             if opened is not None and opened.subscription is subscription:
@@ -169,12 +168,16 @@ class Gateway:
             if opened is not None:
                 del topics[opened.grant.topic]
                 await self._drop(opened)
-            connection.push(envelope.control("unsubscribed", topic=frame.topic, code=1000,
-                                             reason="unsubscribed"))
+            connection.push(
+                envelope.control(
+                    "unsubscribed", topic=frame.topic, code=1000, reason="unsubscribed"
+                )
+            )
             return
         if opened is None:
-            connection.push(envelope.error("not_subscribed", "Subscribe to the topic first.",
-                                           topic=frame.topic))
+            connection.push(
+                envelope.error("not_subscribed", "Subscribe to the topic first.", topic=frame.topic)
+            )
             return
         topic = opened.grant.topic
 
@@ -184,8 +187,9 @@ class Gateway:
         try:
             await opened.kind.handle(opened.grant, raw, reply)
         except MootError as exc:
-            connection.push(envelope.error(exc.code, exc.message, topic=opened.grant.topic,
-                                           **exc.details))
+            connection.push(
+                envelope.error(exc.code, exc.message, topic=opened.grant.topic, **exc.details)
+            )
 
     async def _subscribe(
         self,
@@ -199,13 +203,14 @@ class Gateway:
             kind_name, topic_id = split(name)
             kind = self._kinds[kind_name]
         except (ValueError, KeyError):
-            connection.push(envelope.error("unknown_topic", "There is no such topic.",
-                                           topic=name))
+            connection.push(envelope.error("unknown_topic", "There is no such topic.", topic=name))
             return
         if len(topics) >= self._max_topics:
-            connection.push(envelope.error(
-                "too_many_topics", f"At most {self._max_topics} topics per socket.", topic=name
-            ))
+            connection.push(
+                envelope.error(
+                    "too_many_topics", f"At most {self._max_topics} topics per socket.", topic=name
+                )
+            )
             return
         try:
             grant = await kind.grant(connection.subscriber, topic_id)
@@ -229,8 +234,9 @@ class Gateway:
             raise
         if upto is None:
             return  # the replay ended the subscription
-        connection.push(envelope.control("subscribed", topic=grant.topic, cursor=upto,
-                                         **grant.ready))
+        connection.push(
+            envelope.control("subscribed", topic=grant.topic, cursor=upto, **grant.ready)
+        )
         subscription.go_live(upto)
 
     async def _drop(self, opened: _Open) -> None:
@@ -295,8 +301,11 @@ class Gateway:
             cursor_key(since)
             missed = await self._log.events_since(topic, since)
         except ValueError:
-            connection.push(envelope.error("invalid_cursor", "since is not a cursor",
-                                           **({"topic": tag} if tag else {})))
+            connection.push(
+                envelope.error(
+                    "invalid_cursor", "since is not a cursor", **({"topic": tag} if tag else {})
+                )
+            )
             missed = None
         if missed is None:
             fields: dict[str, Any] = {"topic": tag} if tag else {}
@@ -334,4 +343,3 @@ class Gateway:
             )
             return None
         return raw
-

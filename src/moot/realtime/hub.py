@@ -39,8 +39,17 @@ class Connection:
     there is something to send, so an idle socket costs no task (bench/: memory per idle
     socket)."""
 
-    __slots__ = ("_closer", "_drained", "_queue", "_queue_size", "_waiting", "_writer",
-                 "closed", "socket", "subscriber")
+    __slots__ = (
+        "_closer",
+        "_drained",
+        "_queue",
+        "_queue_size",
+        "_waiting",
+        "_writer",
+        "closed",
+        "socket",
+        "subscriber",
+    )
 
     def __init__(
         self, socket: WebSocket[Any, Any, Any], subscriber: uuid.UUID, queue_size: int

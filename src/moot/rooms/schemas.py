@@ -79,9 +79,7 @@ class ParticipantJoined(msgspec.Struct, kw_only=True, tag="participant.joined", 
     participant: ParticipantView
 
 
-class ParticipantUpdated(
-    msgspec.Struct, kw_only=True, tag="participant.updated", tag_field="type"
-):
+class ParticipantUpdated(msgspec.Struct, kw_only=True, tag="participant.updated", tag_field="type"):
     """Someone already in the room changed their display name (they joined again with it)."""
 
     participant: ParticipantView

@@ -453,9 +453,7 @@ class RoomService:
             if target is None:
                 raise MootError("participant_not_found")
             if self._livekit is not None:
-                await self._livekit.remove_participant(
-                    locked["livekit_room_name"], str(target_id)
-                )
+                await self._livekit.remove_participant(locked["livekit_room_name"], str(target_id))
             released = await store.release_transcription(conn, room_id, target)
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)

@@ -50,8 +50,9 @@ class RoomTopic:
     async def grant(self, caller: uuid.UUID, topic_id: str) -> Grant:
         room_id = await self._rooms.resolve(topic_id)
         seat = await self._rooms.require_participant(room_id, caller)
-        grant = Grant(topic=topic("room", room_id), ending=ending, ready={"you": seat},
-                      context=seat)
+        grant = Grant(
+            topic=topic("room", room_id), ending=ending, ready={"you": seat}, context=seat
+        )
         await self._presence.arrived(room_id, caller)
         return grant
 
@@ -92,4 +93,3 @@ class RoomTopic:
         seat: ParticipantView = grant.context
         room_id = uuid.UUID(grant.topic.partition(":")[2])
         await self._presence.departed(room_id, seat.participant_id)
-

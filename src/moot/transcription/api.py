@@ -52,9 +52,7 @@ class TranscriptionController(Controller):
         return await services.transcription.start(room_id, participant, url)
 
     @post("/transcription/stop", status_code=200, summary="Stop (transcription host or host)")
-    async def stop(
-        self, services: Svc, participant: Caller, room_id: RoomId
-    ) -> TranscriptionState:
+    async def stop(self, services: Svc, participant: Caller, room_id: RoomId) -> TranscriptionState:
         return await services.transcription.stop(room_id, participant)
 
     @post(
@@ -77,8 +75,9 @@ class TranscriptionController(Controller):
         services: Svc,
         participant: Caller,
         room_id: RoomId,
-        after: Annotated[int | None, Parameter(ge=0, description="next_after of the page before")]
-        = None,
+        after: Annotated[
+            int | None, Parameter(ge=0, description="next_after of the page before")
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> TranscriptPage:
         return await services.transcripts.page(room_id, participant, after=after, limit=limit)

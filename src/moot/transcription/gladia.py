@@ -479,14 +479,16 @@ class GladiaSession:
                 _count_error(self._metrics, "protocol")
                 log.warning("gladia_unreadable_transcript", session_id=self.id)
                 return
-            self._queue.put_nowait(Utterance(
-                utterance_id=data.id,
-                text=data.utterance.text,
-                start=data.utterance.start,
-                end=data.utterance.end,
-                language=data.utterance.language,
-                is_final=data.is_final,
-            ))
+            self._queue.put_nowait(
+                Utterance(
+                    utterance_id=data.id,
+                    text=data.utterance.text,
+                    start=data.utterance.start,
+                    end=data.utterance.end,
+                    language=data.utterance.language,
+                    is_final=data.is_final,
+                )
+            )
         elif message.type == "audio_chunk":
             try:
                 ack = msgspec.json.decode(message.data, type=_AudioAckData)
@@ -548,8 +550,12 @@ class GladiaSession:
         _count_error(self._metrics, "overflow")
         if not self._overflowing:
             self._overflowing = True
-            log.warning("gladia_buffer_full", session_id=self.id, reason=why,
-                        buffer_seconds=self._buffer_limit / BYTES_PER_SECOND)
+            log.warning(
+                "gladia_buffer_full",
+                session_id=self.id,
+                reason=why,
+                buffer_seconds=self._buffer_limit / BYTES_PER_SECOND,
+            )
 
 
 def _count(metrics: Metrics | None, name: str) -> None:

@@ -15,7 +15,13 @@ Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 # One statement per batch whatever its size: the columns travel as seven arrays.
 _SEGMENT_COLUMNS = [
-    "room_id", "participant_id", "utterance_id", "text", "language", "started_at", "ended_at",
+    "room_id",
+    "participant_id",
+    "utterance_id",
+    "text",
+    "language",
+    "started_at",
+    "ended_at",
 ]
 _INSERT_SEGMENTS_SKIPPING_DUPLICATES = """
     INSERT INTO transcript_segments
@@ -81,8 +87,15 @@ async def insert_segments(conn: Conn, segments: Sequence[Segment]) -> int:
         status = await conn.copy_records_to_table(
             "transcript_segments",
             records=[
-                (s.room_id, s.participant_id, s.utterance_id, s.text, s.language,
-                 s.started_at, s.ended_at)
+                (
+                    s.room_id,
+                    s.participant_id,
+                    s.utterance_id,
+                    s.text,
+                    s.language,
+                    s.started_at,
+                    s.ended_at,
+                )
                 for s in segments
             ],
             columns=_SEGMENT_COLUMNS,

@@ -42,7 +42,6 @@ log = structlog.get_logger(__name__)
 BYTES_PER_SECOND = 16_000 * 2  # PCM16 mono at 16 kHz
 
 
-
 class _Ended(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -77,11 +76,14 @@ class TranscriptionWorker:
         )
         self._stopping = False
         self.connections = Gauge(
-            "moot_worker_connections", "Audio sockets open on this worker.",
+            "moot_worker_connections",
+            "Audio sockets open on this worker.",
             registry=metrics.registry,
         )
         self.chunks = Counter(
-            "moot_worker_chunks", "Audio chunks, by outcome.", ["outcome"],
+            "moot_worker_chunks",
+            "Audio chunks, by outcome.",
+            ["outcome"],
             registry=metrics.registry,
         )
 
@@ -99,23 +101,35 @@ class TranscriptionWorker:
             await _refuse(socket, CloseCode.RESTART, "shutting_down", "The worker is restarting.")
             return
         if not await self._run_is_current(claims):
-            await _refuse(socket, CloseCode.NOT_ACTIVE, "transcription_not_active",
-                          "Transcription is not running in this room; start it again.")
+            await _refuse(
+                socket,
+                CloseCode.NOT_ACTIVE,
+                "transcription_not_active",
+                "Transcription is not running in this room; start it again.",
+            )
             return
         async with self._pool.acquire() as conn:
             used = await transcript_store.room_usage(conn, claims.room_id)
             state = await transcript_store.transcription_state(conn, claims.room_id)
         budget = self._settings.transcription_max_seconds_per_room - used
         if state is None or budget <= 0:
-            await _refuse(socket, CloseCode.TIME_USED_UP, "transcription_limit_reached",
-                          "This room has used up its transcription time.")
+            await _refuse(
+                socket,
+                CloseCode.TIME_USED_UP,
+                "transcription_limit_reached",
+                "This room has used up its transcription time.",
+            )
             return
         try:
             session = await self._gladia.open()
         except GladiaError as exc:
             log.warning("gladia_open_failed", code=exc.code)
-            await _refuse(socket, CloseCode.INTERNAL, "transcription_unavailable",
-                          "The transcription service is unavailable; try again shortly.")
+            await _refuse(
+                socket,
+                CloseCode.INTERNAL,
+                "transcription_unavailable",
+                "The transcription service is unavailable; try again shortly.",
+            )
             return
         # Offsets are seconds since the room was created: runs line up on one timeline.
         offset = time.time() - state["created_at"].timestamp()
@@ -147,8 +161,10 @@ class TranscriptionWorker:
     ) -> tuple[int, str]:
         """Receive and forward audio until the client stops or a rule ends the socket."""
         settings = self._settings
-        max_bytes, max_rate = (settings.transcription_chunk_max_bytes,
-                               settings.transcription_max_chunks_per_second)
+        max_bytes, max_rate = (
+            settings.transcription_chunk_max_bytes,
+            settings.transcription_max_chunks_per_second,
+        )
         audio_bytes, window, in_window = 0, int(time.monotonic()), 0
         try:
             while True:
@@ -163,8 +179,13 @@ class TranscriptionWorker:
                         await socket.close(code=1000, reason="stopped")
                         return audio_bytes, "client_stopped"
                     self.chunks.labels("rejected").inc()
-                    await socket.send_json({"type": "error", "code": "invalid_frame",
-                                            "message": "Send audio as binary frames."})
+                    await socket.send_json(
+                        {
+                            "type": "error",
+                            "code": "invalid_frame",
+                            "message": "Send audio as binary frames.",
+                        }
+                    )
                     continue
                 if not chunk or len(chunk) % 2:
                     raise _Ended(CloseCode.INVALID_DATA, "chunks must be PCM16: an even byte count")

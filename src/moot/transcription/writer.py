@@ -170,7 +170,7 @@ class BatchWriter:
             if len(self._pending) > size * _BACKLOG:
                 size *= _BACKLOG
             queued = [segment for _, segment in itertools.islice(self._pending, size * _PARALLEL)]
-            batches = [queued[at:at + size] for at in range(0, len(queued), size)]
+            batches = [queued[at : at + size] for at in range(0, len(queued), size)]
             errors = await asyncio.gather(*(self._flush(batch) for batch in batches))
             # Drop what is stored from the front; a failed batch and those after it stay
             # (any of them already stored is skipped as a duplicate when retried).
