@@ -54,7 +54,7 @@ XOR_MAPPED_ADDRESS = 0x0020
 FINGERPRINT = 0x8028
 
 UDP_PROTOCOL = 17  # REQUESTED-TRANSPORT: the relay forwards UDP, as WebRTC needs
-UNAUTHORIZED, STALE_NONCE = 401, 438
+UNAUTHORIZED, ALLOCATION_MISMATCH, STALE_NONCE = 401, 437, 438
 
 
 @dataclass
@@ -468,6 +468,9 @@ async def _run(channel: _Channel, target: Target, step_timeout: float, result: P
     # (c) Allocate with USERNAME, REALM, NONCE and MESSAGE-INTEGRITY.
     data, allocated = await session.send(ALLOCATE, relay, "Allocate")
     if allocated.cls != SUCCESS:
+        error = allocated.error()
+        if error is not None and error[0] == ALLOCATION_MISMATCH:
+            raise _Mismatch(_refused("Allocate with credentials", allocated))
         raise ProbeError(_refused("Allocate with credentials", allocated))
     if allocated.get(MESSAGE_INTEGRITY) is not None and not verify_integrity(data, key):
         raise ProbeError("Allocate: the success response fails MESSAGE-INTEGRITY")
@@ -480,6 +483,11 @@ async def _run(channel: _Channel, target: Target, step_timeout: float, result: P
         raise ProbeError(_refused("Refresh (freeing the allocation)", freed))
 
 
+class _Mismatch(ProbeError):
+    """437: the server still holds an allocation for our 5-tuple (the OS reused a local port
+    an earlier allocation had). RFC 8656 lets the client try again from another 5-tuple."""
+
+
 async def probe_target(target: Target, step_timeout: float) -> ProbeResult:
     """Probe one server; failures end up in the result, never raised."""
     started = time.monotonic()
@@ -489,16 +497,21 @@ async def probe_target(target: Target, step_timeout: float) -> ProbeResult:
     try:
         if target.transport == "dtls":
             raise ProbeError("turns: over UDP (DTLS) is not supported by this probe")
-        try:
-            channel = await _open(target, step_timeout)
-        except TimeoutError:
-            raise ProbeError(f"connect: no answer within {step_timeout:g}s") from None
-        except OSError as exc:
-            raise ProbeError(f"connect: {_describe(exc)}") from None
-        try:
-            await _run(channel, target, step_timeout, result)
-        finally:
-            await channel.close()
+        for attempt in (1, 2):
+            try:
+                channel = await _open(target, step_timeout)
+            except TimeoutError:
+                raise ProbeError(f"connect: no answer within {step_timeout:g}s") from None
+            except OSError as exc:
+                raise ProbeError(f"connect: {_describe(exc)}") from None
+            try:
+                await _run(channel, target, step_timeout, result)
+                break
+            except _Mismatch:
+                if attempt == 2:
+                    raise
+            finally:
+                await channel.close()
     except ProbeError as exc:
         result.error = str(exc)
     result.passed = result.reachable and result.auth_ok and result.error is None
