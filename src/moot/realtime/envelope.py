@@ -12,6 +12,8 @@ import uuid
 
 import msgspec
 
+from moot.errors import ERRORS, ErrorCode
+
 
 class EventHead(msgspec.Struct):
     """The part of an event the hub reads: its type, whom it concerns, whom it is for."""
@@ -43,5 +45,6 @@ def control(kind: str, **fields: object) -> str:
     return encode({"type": kind, **fields}).decode()
 
 
-def error(code: str, message: str, **details: object) -> str:
-    return control("error", code=code, message=message, **details)
+def error(code: ErrorCode, message: str | None = None, **details: object) -> str:
+    """An error event; without a message, the code's own (errors.py)."""
+    return control("error", code=code, message=message or ERRORS[code][1], **details)

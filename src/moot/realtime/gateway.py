@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from moot.errors import MootError
 from moot.realtime import envelope
+from moot.realtime.close_codes import CloseCode
 from moot.realtime.hub import Connection, Ending, Hub, Subscription
 from moot.realtime.log import TopicLog
 from moot.realtime.topics import cursor_key, split
@@ -44,6 +45,9 @@ class Grant:
     ready: dict[str, Any] = field(default_factory=dict)  # extra fields for subscribed/ready
     context: Any = None  # the domain's own (a room's seat)
 
+
+# The topic ended a subscription with this close code and reason (the gateway says so).
+OnEnd = Callable[[Subscription, int, str], None]
 
 # How a topic kind answers the client that sent it a frame: a frame type and its fields (the
 # gateway adds the topic).
@@ -145,7 +149,7 @@ class Gateway:
         raw: str,
         connection: Connection,
         topics: dict[str, _Open],
-        on_end: Any,
+        on_end: OnEnd,
     ) -> None:
         try:
             frame = _decode_client(raw)
@@ -161,23 +165,19 @@ class Gateway:
         if frame.type == "subscribe":
             await self._subscribe(frame.topic, frame.since, connection, topics, on_end)
             return
-        opened = topics.get(frame.topic) or next(
-            (o for o in topics.values() if o.grant.ready.get("alias") == frame.topic), None
-        )
+        opened = topics.get(frame.topic)
         if frame.type == "unsubscribe":
             if opened is not None:
                 del topics[opened.grant.topic]
                 await self._drop(opened)
             connection.push(
                 envelope.control(
-                    "unsubscribed", topic=frame.topic, code=1000, reason="unsubscribed"
+                    "unsubscribed", topic=frame.topic, code=CloseCode.NORMAL, reason="unsubscribed"
                 )
             )
             return
         if opened is None:
-            connection.push(
-                envelope.error("not_subscribed", "Subscribe to the topic first.", topic=frame.topic)
-            )
+            connection.push(envelope.error("not_subscribed", topic=frame.topic))
             return
         topic = opened.grant.topic
 
@@ -197,13 +197,13 @@ class Gateway:
         since: str | None,
         connection: Connection,
         topics: dict[str, _Open],
-        on_end: Any,
+        on_end: OnEnd,
     ) -> None:
         try:
             kind_name, topic_id = split(name)
             kind = self._kinds[kind_name]
         except (ValueError, KeyError):
-            connection.push(envelope.error("unknown_topic", "There is no such topic.", topic=name))
+            connection.push(envelope.error("unknown_topic", topic=name))
             return
         if len(topics) >= self._max_topics:
             connection.push(
@@ -222,15 +222,14 @@ class Gateway:
         subscription = Subscription(
             connection, grant.topic, grant.ending, gateway=True, on_end=on_end
         )
-        if grant.topic != name:
-            grant.ready.setdefault("alias", name)
-        await self._hub.attach(subscription)
-        topics[grant.topic] = _Open(grant, kind, subscription)
+        opened = _Open(grant, kind, subscription)
         try:
+            await self._hub.attach(subscription)
+            topics[grant.topic] = opened
             upto = await self._replay(subscription, since)
-        except (RedisError, OSError):
-            del topics[grant.topic]
-            await self._drop(_Open(grant, kind, subscription))
+        except (RedisError, OSError, TimeoutError):
+            topics.pop(grant.topic, None)
+            await self._drop(opened)  # the grant's side effects (presence) are undone
             raise
         if upto is None:
             return  # the replay ended the subscription
@@ -258,8 +257,8 @@ class Gateway:
         replay is done, and an event that ends the subscription closes the socket."""
         connection = Connection(socket, caller, self._queue_size)
         subscription = Subscription(connection, grant.topic, grant.ending, gateway=False)
-        await self._hub.attach(subscription)
         try:
+            await self._hub.attach(subscription)
             upto = await self._replay(subscription, since)
             if upto is None:
                 await connection.closed.wait()

@@ -111,11 +111,6 @@ class Connection:
         finally:
             self._drained.set()
 
-    async def close(self, code: int, reason: str) -> None:
-        self.closed.set()
-        self._queue.clear()
-        await self._close(code, reason)
-
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self.socket.close(code=code, reason=reason)

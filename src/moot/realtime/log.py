@@ -68,9 +68,6 @@ class TopicLog:
         last: Any = await self._redis.xrevrange(stream_key(topic), "+", "-", count=1)
         return text(last[0][0]) if last else "0-0"
 
-    async def forget(self, topic: str) -> None:
-        await self._redis.delete(stream_key(topic))
-
 
 def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

@@ -170,13 +170,13 @@ class TranscriptionWorker:
             while True:
                 message = await socket.receive()
                 if message["type"] == "websocket.disconnect":
-                    code = message.get("code", 1000)
+                    code = message.get("code", CloseCode.NORMAL)
                     return audio_bytes, "shutdown" if code == CloseCode.RESTART else "client_closed"
                 chunk = cast(bytes | None, message.get("bytes"))
                 if chunk is None:
                     text = cast(str | None, message.get("text")) or ""
                     if '"stop"' in text:
-                        await socket.close(code=1000, reason="stopped")
+                        await socket.close(code=CloseCode.NORMAL, reason="stopped")
                         return audio_bytes, "client_stopped"
                     self.chunks.labels("rejected").inc()
                     await socket.send_json(
