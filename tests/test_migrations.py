@@ -218,3 +218,53 @@ async def test_a_failing_migration_is_rolled_back_and_not_recorded(
         assert await recorded(conn) == ["0001_ok", "0002_bad", "0003_later"]
     finally:
         await conn.close()
+
+
+async def test_transcription_state_moves_to_its_own_table(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    """0004 carries each room's transcription state over from `rooms` and drops the columns;
+    a room that never transcribed gets no row (it reads as idle, nothing used)."""
+    shipped = {f"{m.name}.sql": m.sql for m in load_migrations()}
+    before = write_migrations(
+        tmp_path / "before", {name: sql for name, sql in shipped.items() if name < "0004"}
+    )
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await migrate(conn, before)
+        host = uuid.uuid4()
+        ids = []
+        for code, designated, status, seconds in (
+            ("abc-defg-hij", host, "active", 12.5),
+            ("abc-defg-hik", None, "idle", 0.0),
+        ):
+            ids.append(
+                await conn.fetchval(
+                    """
+                    INSERT INTO rooms (code, livekit_room_name, title, transcription_host_id,
+                                       transcription_status, transcription_started_at,
+                                       transcription_seconds)
+                    VALUES ($1, $1, 'r', $2, $3, now(), $4) RETURNING id
+                    """,
+                    code,
+                    designated,
+                    status,
+                    seconds,
+                )
+            )
+        used, idle = ids
+        await conn.execute("UPDATE rooms SET transcription_started_at = NULL WHERE id = $1", idle)
+
+        await migrate(conn)
+
+        rows = await conn.fetch("SELECT * FROM room_transcriptions")
+        assert [(r["room_id"], r["host_id"], r["status"], r["seconds"]) for r in rows] == [
+            (used, host, "active", 12.5)
+        ]
+        assert rows[0]["started_at"] is not None
+        columns = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'rooms'"
+        )
+        assert not [c for c in columns if c["column_name"].startswith("transcription_")]
+    finally:
+        await conn.close()

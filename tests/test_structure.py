@@ -83,3 +83,21 @@ def test_shared_places_import_no_domain(shared: str) -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"rooms": {"chat"}, "chat": {"rooms"}}) == ["chat", "rooms", "chat"]
+
+
+def test_a_domain_store_is_used_by_its_own_domain_only() -> None:
+    """A domain asks another domain's service, never its store (the composition root, which
+    builds the stores, is the one place outside a domain that names them)."""
+    strays: list[str] = []
+    for path in SRC.glob("*/*.py"):
+        folder = path.parent.name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            parts = node.module.split(".")
+            names = {alias.name for alias in node.names}
+            owner = parts[1] if len(parts) > 1 else ""
+            names_a_store = parts[2:3] == ["store"] or (len(parts) == 2 and "store" in names)
+            if owner in DOMAINS and owner != folder and names_a_store:
+                strays.append(f"{folder}/{path.name} imports {node.module} store")
+    assert strays == []

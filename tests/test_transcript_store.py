@@ -711,13 +711,13 @@ async def test_a_failed_usage_update_leaves_the_session_open(
     async with pool.acquire() as conn:
         session = await store.open_session(conn, room_id, uuid.uuid4(), None)
         await conn.execute(
-            "ALTER TABLE rooms ADD CONSTRAINT test_usage_cap CHECK (transcription_seconds < 10)"
+            "ALTER TABLE room_transcriptions ADD CONSTRAINT test_usage_cap CHECK (seconds < 10)"
         )
         try:
             with pytest.raises(asyncpg.CheckViolationError):
                 await store.close_session(conn, session, 30.0, "stopped")
         finally:
-            await conn.execute("ALTER TABLE rooms DROP CONSTRAINT test_usage_cap")
+            await conn.execute("ALTER TABLE room_transcriptions DROP CONSTRAINT test_usage_cap")
         ended = await conn.fetchval(
             "SELECT ended_at FROM transcription_sessions WHERE id = $1", session
         )

@@ -115,7 +115,7 @@ async def build_services(
     livekit = LiveKit(settings) if settings.livekit_enabled else None
     media = MediaService(settings, livekit, log)
     transcription_events = TranscriptionEvents(log)
-    runs = TranscriptionRuns(pool, redis, settings, transcription_events)
+    runs = TranscriptionRuns(pool, redis, settings, transcription_events, members)
     rooms = RoomService(
         pool,
         settings,
@@ -124,7 +124,7 @@ async def build_services(
         events=RoomEvents(chat, log),
         media=media,
         livekit=livekit,
-        transcription_released=runs.released,
+        seat_roles=runs,
     )
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(rooms, chat, log, presence)
@@ -145,9 +145,7 @@ async def build_services(
             batch_size=settings.transcript_batch_size,
             metrics=metrics,
         )
-        worker = TranscriptionWorker(
-            settings, pool, redis, transcription_events, tokens, writer, metrics
-        )
+        worker = TranscriptionWorker(settings, pool, redis, runs, tokens, writer, metrics)
     services = Services(
         settings=settings,
         metrics=metrics,

@@ -4,6 +4,7 @@ the chat asks for (`chat.service.Members`)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
@@ -38,6 +39,24 @@ class RoomMembers:
     async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
         async with self._pool.acquire() as conn:
             return await store.active_seat(conn, room_id, participant_id) is not None
+
+    # Asked inside another domain's transaction (the connection is the caller's), so what it
+    # decides from a room's seats is consistent with the room's other changes.
+
+    async def lock(self, conn: store.Conn, room_id: uuid.UUID) -> None:
+        """Take the room's row lock: serialize with joins, leaves and host actions."""
+        await store.lock_room(conn, room_id)
+
+    async def present_or_host(
+        self, conn: store.Conn, room_id: uuid.UUID, preferred: uuid.UUID | None
+    ) -> uuid.UUID | None:
+        """`preferred` if they are in the room, else the room's host (None in an empty room)."""
+        return await store.present_or_host(conn, room_id, preferred)
+
+    async def created_at(self, room_id: uuid.UUID) -> datetime | None:
+        async with self._pool.acquire() as conn:
+            room = await store.get_room(conn, room_id)
+        return room.created_at if room is not None else None
 
 
 def as_author(seat: ParticipantView) -> Author:

@@ -14,9 +14,9 @@ import secrets
 import string
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 import msgspec
@@ -42,8 +42,20 @@ from moot.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Told after a commit that released a running transcription (its host left or was removed).
-TranscriptionReleased = Callable[[uuid.UUID], Awaitable[None]]
+
+class SeatRoles(Protocol):
+    """Roles another domain ties to a seat (the transcription host): dropped inside the
+    transaction that releases the seat, so both change or neither, and announced after it
+    commits."""
+
+    async def release(
+        self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID, was_host: bool
+    ) -> bool:
+        """The seat is leaving; True if that stopped something to announce."""
+
+    async def released(self, room_id: uuid.UUID) -> None:
+        """After the commit, for a `release` that returned True."""
+
 
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
@@ -101,7 +113,7 @@ class RoomService:
         events: RoomEvents,
         media: MediaService,
         livekit: LiveKit | None,
-        transcription_released: TranscriptionReleased,
+        seat_roles: SeatRoles,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -110,7 +122,7 @@ class RoomService:
         self._events = events
         self._media = media
         self._livekit = livekit
-        self._transcription_released = transcription_released
+        self._seat_roles = seat_roles
         self._resolved: dict[str, uuid.UUID] = {}
 
     @property
@@ -406,7 +418,7 @@ class RoomService:
     ) -> tuple[LeaveResult, bool]:
         """Release the seat (and the host and transcription roles it held); the flag says
         whether that stopped a running transcription."""
-        released = await store.release_transcription(conn, room_id, seat)
+        released = await self._release_roles(conn, room_id, seat)
         await store.release_seat(conn, seat["id"], "left")
         new_host = None
         if seat["role"] == "host":
@@ -414,9 +426,16 @@ class RoomService:
         await store.touch_room(conn, room_id)
         return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat)), released
 
+    async def _release_roles(
+        self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
+    ) -> bool:
+        return await self._seat_roles.release(
+            conn, room_id, seat["participant_id"], seat["role"] == "host"
+        )
+
     async def _released(self, room_id: uuid.UUID, released: bool) -> None:
         if released:
-            await self._transcription_released(room_id)
+            await self._seat_roles.released(room_id)
 
     # -- host actions --------------------------------------------------------------------
 
@@ -454,7 +473,7 @@ class RoomService:
                 raise MootError("participant_not_found")
             if self._livekit is not None:
                 await self._livekit.remove_participant(locked["livekit_room_name"], str(target_id))
-            released = await store.release_transcription(conn, room_id, target)
+            released = await self._release_roles(conn, room_id, target)
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
         await self._released(room_id, released)

@@ -314,21 +314,18 @@ async def livekit_room_names(conn: Conn, room_ids: list[uuid.UUID]) -> list[str]
     return [row["livekit_room_name"] for row in rows]
 
 
-# -- transcription roles a leaving seat held (columns of rooms, migration 0002) -----------
-
-
-async def release_transcription(conn: Conn, room_id: uuid.UUID, seat: asyncpg.Record) -> bool:
-    """The seat is leaving: if it was the transcription host, the role falls back to the room
-    host (NULL) and a running transcription stops. True if one was running."""
-    row = await conn.fetchrow(
+async def present_or_host(
+    conn: Conn, room_id: uuid.UUID, preferred: uuid.UUID | None
+) -> uuid.UUID | None:
+    """`preferred` if they hold a seat in the room, else the room's host (None if none)."""
+    found: uuid.UUID | None = await conn.fetchval(
         """
-        UPDATE rooms SET transcription_host_id = NULL, transcription_status = 'idle'
-        WHERE id = $1 AND (transcription_host_id = $2
-                           OR (transcription_host_id IS NULL AND $3))
-        RETURNING (SELECT transcription_status FROM rooms WHERE id = $1) AS was
+        SELECT participant_id FROM room_participants
+        WHERE room_id = $1 AND left_at IS NULL AND (participant_id = $2 OR role = 'host')
+        ORDER BY participant_id = $2 DESC NULLS LAST
+        LIMIT 1
         """,
         room_id,
-        seat["participant_id"],
-        seat["role"] == "host",
+        preferred,
     )
-    return row is not None and row["was"] == "active"
+    return found

@@ -18,6 +18,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from moot.errors import MootError
+from moot.rooms.members import RoomMembers
 from moot.rooms.service import RoomService
 from moot.settings import Settings
 from moot.transcription import store
@@ -53,15 +54,27 @@ class DesignateHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class TranscriptionRuns:
     """A room's run: its state, and its end when it is released (stop, a new transcription
     host, the transcription host leaving). Needs no room service, so the room service can be
-    built with `released` as its hook."""
+    built with it as its `SeatRoles`."""
 
     def __init__(
-        self, pool: asyncpg.Pool, redis: Redis, settings: Settings, events: TranscriptionEvents
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        settings: Settings,
+        events: TranscriptionEvents,
+        members: RoomMembers,
     ) -> None:
         self._pool = pool
         self._redis = redis
         self._settings = settings
         self.events = events
+        self.members = members
+
+    async def release(
+        self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID, was_host: bool
+    ) -> bool:
+        """A seat is leaving the room (in the leave's transaction): drop its role."""
+        return await store.release_host(conn, room_id, participant_id, was_host)
 
     async def released(self, room_id: uuid.UUID) -> None:
         """The run ended (stop, new designation, the transcription host left)."""
@@ -71,17 +84,24 @@ class TranscriptionRuns:
 
     async def state(self, room_id: uuid.UUID) -> TranscriptionState:
         async with self._pool.acquire() as conn:
-            row = await store.transcription_state(conn, room_id)
-        if row is None:
-            raise MootError("room_not_found")
+            return await self.state_in(conn, room_id)
+
+    async def state_in(self, conn: store.Conn, room_id: uuid.UUID) -> TranscriptionState:
+        row = await store.room_transcription(conn, room_id)
         return TranscriptionState(
             enabled=self._settings.transcription_enabled and bool(self._settings.gladia_api_key),
-            status=row["transcription_status"],
-            host_id=row["effective_host"],
-            started_at=row["transcription_started_at"],
-            seconds_used=round(row["transcription_seconds"], 3),
+            status=row.status,
+            host_id=await self.members.present_or_host(conn, room_id, row.host_id),
+            started_at=row.started_at,
+            seconds_used=round(row.seconds, 3),
             seconds_limit=self._settings.transcription_max_seconds_per_room,
         )
+
+    async def finish(self, room_id: uuid.UUID) -> None:
+        """The run's audio stopped for good: the room goes idle (the worker's end of a run)."""
+        async with self._pool.acquire() as conn:
+            await store.set_status(conn, room_id, "idle")
+        await self.released(room_id)
 
 
 class TranscriptionControl:
@@ -116,20 +136,17 @@ class TranscriptionControl:
         room, _ = await self._rooms.seat_and_room(room_id, participant_id)
         run = secrets.token_urlsafe(12)
         async with self._pool.acquire() as conn, conn.transaction():
-            await store.lock_room(conn, room.id)
-            row = await store.transcription_state(conn, room.id)
-            assert row is not None
-            if row["effective_host"] != participant_id:
+            await self._runs.members.lock(conn, room.id)
+            now = await self._runs.state_in(conn, room.id)
+            if now.host_id != participant_id:
                 raise MootError("not_transcription_host")
-            if row["transcription_seconds"] >= settings.transcription_max_seconds_per_room:
+            if now.seconds_used >= settings.transcription_max_seconds_per_room:
                 raise MootError(
                     "transcription_limit_reached",
                     seconds_limit=settings.transcription_max_seconds_per_room,
                 )
             # Starting again while running (a reload) hands out a fresh token for a new run.
-            await store.set_transcription(
-                conn, room.id, status="active", started=row["transcription_status"] != "active"
-            )
+            await store.set_status(conn, room.id, "active")
             await self._redis.set(
                 run_key(room.id), run, ex=settings.transcription_max_seconds_per_room
             )
@@ -145,14 +162,13 @@ class TranscriptionControl:
     async def stop(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptionState:
         room, seat = await self._rooms.seat_and_room(room_id, participant_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            await store.lock_room(conn, room.id)
-            row = await store.transcription_state(conn, room.id)
-            assert row is not None
-            if row["effective_host"] != participant_id and seat.role != "host":
+            await self._runs.members.lock(conn, room.id)
+            now = await self._runs.state_in(conn, room.id)
+            if now.host_id != participant_id and seat.role != "host":
                 raise MootError("not_transcription_host")
-            if row["transcription_status"] != "active":
+            if now.status != "active":
                 raise MootError("transcription_not_active")
-            await store.set_transcription(conn, room.id, status="idle")
+            await store.set_status(conn, room.id, "idle")
         await self._runs.released(room.id)
         return await self._runs.state(room.id)
 
@@ -166,7 +182,7 @@ class TranscriptionControl:
         if not await self._rooms.is_present(room.id, target_id):
             raise MootError("participant_not_found")
         async with self._pool.acquire() as conn, conn.transaction():
-            await store.lock_room(conn, room.id)
-            await store.set_transcription_host(conn, room.id, target_id)
+            await self._runs.members.lock(conn, room.id)
+            await store.set_host(conn, room.id, target_id)
         await self._runs.released(room.id)
         return await self._runs.state(room.id)

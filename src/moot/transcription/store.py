@@ -1,4 +1,4 @@
-"""SQL for transcript_segments, transcription_sessions and the room's usage total. Every
+"""SQL for transcript_segments, transcription_sessions and room_transcriptions. Every
 function takes the connection to run on, so the caller decides what shares a transaction."""
 
 from __future__ import annotations
@@ -6,8 +6,11 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
 
 import asyncpg
+import msgspec
 
 from moot.transcription.schemas import Segment, TranscriptSegment
 
@@ -166,71 +169,87 @@ async def close_session(
             WHERE id = $1 AND ended_at IS NULL
             RETURNING room_id
         )
-        UPDATE rooms r SET transcription_seconds = r.transcription_seconds + $2
-        FROM closed WHERE r.id = closed.room_id
+        INSERT INTO room_transcriptions AS t (room_id, seconds)
+        SELECT room_id, $2 FROM closed
+        ON CONFLICT (room_id) DO UPDATE SET seconds = t.seconds + excluded.seconds
         """,
         session_id,
         audio_seconds,
         reason,
     )
-    return bool(status == "UPDATE 1")
+    return bool(status == "INSERT 0 1")
+
+
+# -- a room's transcription state (room_transcriptions, migration 0004) -----------------------
+# A room without a row has never been transcribed: idle, no designated host, nothing used.
+
+
+class RoomTranscription(msgspec.Struct, kw_only=True, frozen=True):
+    host_id: uuid.UUID | None = None  # designated; None: the room host transcribes
+    status: Literal["idle", "active"] = "idle"
+    started_at: datetime | None = None
+    seconds: float = 0.0
+
+
+async def room_transcription(conn: Conn, room_id: uuid.UUID) -> RoomTranscription:
+    row = await conn.fetchrow(
+        "SELECT host_id, status, started_at, seconds FROM room_transcriptions WHERE room_id = $1",
+        room_id,
+    )
+    return RoomTranscription() if row is None else msgspec.convert(dict(row), RoomTranscription)
 
 
 async def room_usage(conn: Conn, room_id: uuid.UUID) -> float:
-    """Seconds of audio transcribed in the room over its closed sessions (0 if no room)."""
+    """Seconds of audio transcribed in the room over its closed sessions (0 if none)."""
     seconds: float | None = await conn.fetchval(
-        "SELECT transcription_seconds FROM rooms WHERE id = $1", room_id
+        "SELECT seconds FROM room_transcriptions WHERE room_id = $1", room_id
     )
     return seconds or 0.0
 
 
-# -- a room's transcription state ------------------------------------------------------------
-# Still columns of `rooms` (migration 0002); moving them to a table of transcription's own is
-# the next step of the structure work. Only this module reads or writes them (and the room's
-# leave, which releases the roles a leaving seat held).
-
-
-async def lock_room(conn: Conn, room_id: uuid.UUID) -> None:
-    """Serialize with joins, leaves and other changes to the room (its row lock)."""
-    await conn.execute("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE", room_id)
-
-
-async def transcription_state(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """
-        SELECT r.transcription_host_id, r.transcription_status, r.transcription_started_at,
-               r.transcription_seconds, r.created_at,
-               coalesce(
-                   (SELECT p.participant_id FROM room_participants p
-                    WHERE p.room_id = r.id AND p.participant_id = r.transcription_host_id
-                      AND p.left_at IS NULL),
-                   (SELECT p.participant_id FROM room_participants p
-                    WHERE p.room_id = r.id AND p.role = 'host' AND p.left_at IS NULL)
-               ) AS effective_host
-        FROM rooms r WHERE r.id = $1
-        """,
-        room_id,
-    )
-
-
-async def set_transcription(
-    conn: Conn, room_id: uuid.UUID, *, status: str, started: bool = False
-) -> None:
+async def set_status(conn: Conn, room_id: uuid.UUID, status: str) -> None:
+    """Mark the run active or idle; `started_at` is when it last went from idle to active."""
     await conn.execute(
         """
-        UPDATE rooms SET transcription_status = $2,
-            transcription_started_at = CASE WHEN $3 THEN now() ELSE transcription_started_at END
-        WHERE id = $1
+        INSERT INTO room_transcriptions AS t (room_id, status, started_at)
+        VALUES ($1, $2::varchar, CASE WHEN $2::varchar = 'active' THEN now() END)
+        ON CONFLICT (room_id) DO UPDATE SET
+            status = excluded.status,
+            started_at = CASE WHEN excluded.status = 'active' AND t.status <> 'active'
+                              THEN now() ELSE t.started_at END
         """,
         room_id,
         status,
-        started,
     )
 
 
-async def set_transcription_host(conn: Conn, room_id: uuid.UUID, host: uuid.UUID | None) -> None:
+async def set_host(conn: Conn, room_id: uuid.UUID, host: uuid.UUID | None) -> None:
+    """Designate the transcription host; a running transcription stops."""
     await conn.execute(
-        "UPDATE rooms SET transcription_host_id = $2, transcription_status = 'idle' WHERE id = $1",
+        """
+        INSERT INTO room_transcriptions (room_id, host_id) VALUES ($1, $2)
+        ON CONFLICT (room_id) DO UPDATE SET host_id = excluded.host_id, status = 'idle'
+        """,
         room_id,
         host,
     )
+
+
+async def release_host(
+    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID, was_room_host: bool
+) -> bool:
+    """A seat is leaving: if it transcribed (designated, or the room host with nobody
+    designated), the role falls back to the room host and a running transcription stops.
+    True if one was running."""
+    was: str | None = await conn.fetchval(
+        """
+        UPDATE room_transcriptions t SET host_id = NULL, status = 'idle'
+        FROM (SELECT status FROM room_transcriptions WHERE room_id = $1) AS before
+        WHERE t.room_id = $1 AND (t.host_id = $2 OR (t.host_id IS NULL AND $3))
+        RETURNING before.status
+        """,
+        room_id,
+        participant_id,
+        was_room_host,
+    )
+    return was == "active"

@@ -30,8 +30,8 @@ from moot.infra.metrics import Metrics
 from moot.realtime.close_codes import CloseCode
 from moot.settings import Settings
 from moot.transcription import store as transcript_store
-from moot.transcription.control import run_key
-from moot.transcription.events import TranscriptFinal, TranscriptionEvents, TranscriptPartial
+from moot.transcription.control import TranscriptionRuns, run_key
+from moot.transcription.events import TranscriptFinal, TranscriptPartial
 from moot.transcription.gladia import GladiaClient, GladiaError, GladiaSession
 from moot.transcription.schemas import Segment
 from moot.transcription.tokens import WorkerClaims, WorkerTokens
@@ -55,7 +55,7 @@ class TranscriptionWorker:
         settings: Settings,
         pool: asyncpg.Pool,
         redis: Redis,
-        events: TranscriptionEvents,
+        runs: TranscriptionRuns,
         tokens: WorkerTokens,
         writer: BatchWriter,
         metrics: Metrics,
@@ -63,7 +63,7 @@ class TranscriptionWorker:
         self._settings = settings
         self._pool = pool
         self._redis = redis
-        self._events = events
+        self._runs = runs
         self._tokens = tokens
         self._writer = writer
         self._gladia = GladiaClient(
@@ -110,9 +110,9 @@ class TranscriptionWorker:
             return
         async with self._pool.acquire() as conn:
             used = await transcript_store.room_usage(conn, claims.room_id)
-            state = await transcript_store.transcription_state(conn, claims.room_id)
+        created_at = await self._runs.members.created_at(claims.room_id)
         budget = self._settings.transcription_max_seconds_per_room - used
-        if state is None or budget <= 0:
+        if created_at is None or budget <= 0:
             await _refuse(
                 socket,
                 CloseCode.TIME_USED_UP,
@@ -132,7 +132,7 @@ class TranscriptionWorker:
             )
             return
         # Offsets are seconds since the room was created: runs line up on one timeline.
-        offset = time.time() - state["created_at"].timestamp()
+        offset = time.time() - created_at.timestamp()
         async with self._pool.acquire() as conn:
             session_row = await transcript_store.open_session(
                 conn, claims.room_id, claims.participant_id, session.id
@@ -230,7 +230,7 @@ class TranscriptionWorker:
                 end=end,
                 language=utterance.language,
             )
-            await self._events.transcript(room_id, event)
+            await self._runs.events.transcript(room_id, event)
             if utterance.is_final:
                 self._writer.put(
                     Segment(
@@ -263,12 +263,7 @@ class TranscriptionWorker:
         """The audio stopped: if this run is still the room's, the room goes idle."""
         if not await self._run_is_current(claims):
             return
-        await self._redis.delete(run_key(claims.room_id))
-        async with self._pool.acquire() as conn:
-            await transcript_store.set_transcription(conn, claims.room_id, status="idle")
-            state = await transcript_store.transcription_state(conn, claims.room_id)
-        host = state["effective_host"] if state is not None else None
-        await self._events.updated(claims.room_id, "idle", host)
+        await self._runs.finish(claims.room_id)
 
 
 async def _refuse(socket: WebSocket[Any, Any, Any], code: int, error: str, message: str) -> None:
