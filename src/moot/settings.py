@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+from dotenv.parser import parse_stream
 from limits import parse_many
 
 ENV_PREFIX = "MOOT_"
@@ -218,25 +219,21 @@ def env_name(field: str) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file: KEY=VALUE lines, `#` comments, optional quotes, `export ` prefix."""
-    values: dict[str, str] = {}
+    """A dotenv file's KEY=VALUE pairs (python-dotenv's syntax: `#` comments, quotes,
+    `export `), without variable expansion. A line that is not KEY=VALUE is refused with its
+    file and line number, where python-dotenv alone would skip it with a warning."""
     if not path.is_file():
-        return values
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").lstrip()
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
-        value = value.strip()
-        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
-            # A quoted value ends at its closing quote; anything after it is a comment.
-            value = value[1 : value.find(value[0], 1)]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key.strip()] = value
+        return {}
+    values: dict[str, str] = {}
+    with path.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            if binding.error or (binding.key is not None and binding.value is None):
+                raise ConfigError(
+                    f"{path}:{binding.original.line}: expected KEY=VALUE, "
+                    f"got {binding.original.string.rstrip()!r}"
+                )
+            if binding.key is not None and binding.value is not None:
+                values[binding.key] = binding.value
     return values
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from moot.rooms.schemas import ParticipantView, RoomView
 
@@ -23,30 +24,16 @@ _PARTICIPANT_FIELDS = ("participant_id", "display_name", "role", "joined_at")
 _PARTICIPANT_COLUMNS = ", ".join(_PARTICIPANT_FIELDS)
 
 
+# Rows become views by field name (columns a view does not have, such as a seat's id, are
+# ignored), with msgspec checking each value's type.
+
+
 def room_view(row: asyncpg.Record) -> RoomView:
-    return RoomView(
-        id=row["id"],
-        code=row["code"],
-        title=row["title"],
-        description=row["description"],
-        status=row["status"],
-        locked=row["locked"],
-        max_participants=row["max_participants"],
-        participant_count=row["participant_count"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        ended_at=row["ended_at"],
-        livekit_room_name=row["livekit_room_name"],
-    )
+    return msgspec.convert(dict(row), RoomView)
 
 
 def participant_view(row: asyncpg.Record) -> ParticipantView:
-    return ParticipantView(
-        participant_id=row["participant_id"],
-        display_name=row["display_name"],
-        role=row["role"],
-        joined_at=row["joined_at"],
-    )
+    return msgspec.convert(dict(row), ParticipantView)
 
 
 async def insert_room(

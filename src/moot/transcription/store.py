@@ -63,17 +63,7 @@ _AFTER = """
 
 
 def segment_view(row: asyncpg.Record) -> TranscriptSegment:
-    return TranscriptSegment(
-        id=row["id"],
-        participant_id=row["participant_id"],
-        display_name=row["display_name"],
-        utterance_id=row["utterance_id"],
-        text=row["text"],
-        language=row["language"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        created_at=row["created_at"],
-    )
+    return msgspec.convert(dict(row), TranscriptSegment)
 
 
 async def insert_segments(conn: Conn, segments: Sequence[Segment]) -> int:
