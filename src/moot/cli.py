@@ -196,7 +196,9 @@ def cmd_cleanup(settings: Settings) -> int:
             report = await run_cleanup(opened.pool, settings)
             # As in `moot serve`: whoever is still connected to a room it ended hears so,
             # and the LiveKit room closes.
-            async with build_services(settings, opened, secret_key=found.secret_key) as services:
+            async with build_services(
+                settings, opened, secret_key=found.secret_key, with_sockets=False
+            ) as services:
                 for room_id in report.ended_room_ids:
                     await services.rooms.room_closed(room_id, "cleanup")
         print(msgspec.json.encode(report).decode())

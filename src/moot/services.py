@@ -92,8 +92,12 @@ async def build_services(
     secret_key: str,
     metrics: Metrics | None = None,
     with_worker: bool = False,
+    with_sockets: bool = True,
 ) -> AsyncIterator[Services]:
-    """Build every service in dependency order, start what runs, stop it all on exit."""
+    """Build every service in dependency order, start what runs, stop it all on exit.
+
+    `with_sockets=False` is for a one-off command (`moot cleanup`): it publishes events but
+    serves no socket, so the hub's pub/sub connection is never opened."""
     metrics = metrics or Metrics()
     pool, redis = stores.pool, stores.redis
     limiter = RateLimiter(
@@ -169,11 +173,13 @@ async def build_services(
         await livekit.start()
     if writer is not None:
         writer.start()
-    await hub.start()
+    if with_sockets:
+        await hub.start()
     try:
         yield services
     finally:
-        await hub.stop()
+        if with_sockets:
+            await hub.stop()
         if worker is not None:
             await worker.close()
         if writer is not None:
