@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
+
+import httpx
+import pytest
 
 from tests.conftest import MootFactory
 
@@ -58,3 +63,64 @@ async def test_without_a_build_only_the_api_is_served(
     moot = await moot_factory(web_dir=str(tmp_path / "no-build"))
     assert (await moot.http.get("/")).status_code == 404
     assert (await moot.http.post("/api/v1/identity")).status_code == 201
+
+
+async def test_a_browser_that_accepts_brotli_or_gzip_gets_the_precompressed_copy(
+    moot_factory: MootFactory, tmp_path: Path
+) -> None:
+    dist = build(tmp_path)
+    script = dist / "assets" / "index-3f9a1c.js"
+    body = b"console.log('moot');\n" * 200
+    script.write_bytes(body)
+    (dist / "assets" / "index-3f9a1c.js.br").write_bytes(brotli_stand_in := b"br:" + body[:10])
+    (dist / "assets" / "index-3f9a1c.js.gz").write_bytes(gzip.compress(body))
+    (dist / "index.html.gz").write_bytes(gzip.compress((dist / "index.html").read_bytes()))
+    moot = await moot_factory(web_dir=str(dist))
+
+    async def fetch(path: str, accept: str) -> tuple[httpx.Headers, bytes]:
+        # The bytes as sent: httpx would otherwise decode (and choke on) what it receives.
+        request = moot.http.build_request("GET", path, headers={"Accept-Encoding": accept})
+        response = await moot.http.send(request, stream=True)
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+        await response.aclose()
+        return response.headers, raw
+
+    headers, raw = await fetch("/assets/index-3f9a1c.js", "gzip, deflate, br")
+    assert headers["content-encoding"] == "br"
+    assert raw == brotli_stand_in
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-type"].startswith("text/javascript")
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+
+    headers, raw = await fetch("/assets/index-3f9a1c.js", "gzip, br;q=0")
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(raw) == body
+
+    headers, raw = await fetch("/assets/index-3f9a1c.js", "identity")
+    assert "content-encoding" not in headers
+    assert raw == body
+
+    headers, raw = await fetch("/r/abc-defg-hij", "gzip")  # a deep link: index.html, gzipped
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(raw).startswith(b"<!doctype html>")
+    assert headers["content-type"].startswith("text/html")
+
+
+def test_the_build_ships_compressed_copies_a_shell_and_a_manifest() -> None:
+    dist = Path(__file__).resolve().parents[1] / "web" / "dist"
+    if not (dist / "index.html").is_file():
+        pytest.skip("web/dist is not built (scripts/dev test builds it before pytest)")
+    scripts = list((dist / "assets").glob("index-*.js"))
+    assert scripts, "the build has no entry script"
+    for script in scripts:
+        assert (script.parent / (script.name + ".br")).stat().st_size < script.stat().st_size / 2
+        assert gzip.decompress((script.parent / (script.name + ".gz")).read_bytes()) == (
+            script.read_bytes()
+        )
+    index = (dist / "index.html").read_text(encoding="utf-8")
+    assert "<h1>moot</h1>" in index  # visible before the script has arrived
+    assert 'rel="manifest"' in index
+    manifest = json.loads((dist / "manifest.webmanifest").read_text(encoding="utf-8"))
+    assert manifest["display"] == "standalone"
+    for icon in manifest["icons"]:
+        assert (dist / icon["src"].lstrip("/")).is_file()

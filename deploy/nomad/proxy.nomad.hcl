@@ -82,6 +82,7 @@ job "moot-proxy" {
         change_mode = "noop"
         data        = <<-EOT
         ${var.domain} {
+            encode zstd gzip
             handle /metrics {
                 respond 404
             }
