@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from livekit import api
+from redis.asyncio import Redis
 
 from moot.media.ice import parse_fallback_servers, turn_credentials
 from moot.settings import ConfigError, load_settings
@@ -42,6 +43,11 @@ async def meeting(moot: Moot) -> tuple[dict[str, Any], Guest, Guest]:
     room = await host.create_room(display_name="Ada", max_participants=8)
     assert (await guest.join(room["code"], "Grace")).status_code == 200
     return room, host, guest
+
+
+async def lapse_claim(redis: Redis, room: dict[str, Any]) -> None:
+    """What time does to moot's note that it created the LiveKit room (media/livekit.py)."""
+    assert await redis.delete(f"livekit:room:{room['livekit_room_name']}") == 1
 
 
 def verify(token: str) -> api.access_token.Claims:
@@ -111,12 +117,33 @@ async def test_creating_and_joining_hand_out_media_access_without_a_second_reque
         assert verify(media["token"]).identity == who.participant_id
 
 
+async def test_a_livekit_room_is_created_once_however_many_join(
+    moot_factory: MootFactory, livekit: StandIn, redis: Redis
+) -> None:
+    moot = await livekit_moot(moot_factory, livekit)
+    host = await moot.guest()
+    room = await host.create_room(display_name="Ada", max_participants=10)
+    for number in range(9):
+        guest = await moot.guest()
+        joined = await guest.join(room["code"], f"Guest {number}")
+        assert joined.json()["media"]["mode"] == "livekit"
+        token = await guest.post(f"/api/v1/rooms/{room['code']}/media/token")
+        assert token.status_code == 200, token.text
+    assert livekit.methods().count("CreateRoom") == 1
+
+    # Once moot itself deleted the LiveKit room (the meeting's end), nothing is remembered:
+    # a new meeting under the same LiveKit name would be created again.
+    assert (await host.post(f"/api/v1/rooms/{room['code']}/end")).status_code == 200
+    assert await redis.exists(f"livekit:room:{room['livekit_room_name']}") == 0
+
+
 async def test_a_join_while_livekit_is_down_succeeds_without_media_access(
-    moot_factory: MootFactory, livekit: StandIn
+    moot_factory: MootFactory, livekit: StandIn, redis: Redis
 ) -> None:
     moot = await livekit_moot(moot_factory, livekit)
     host, guest = await moot.guest(), await moot.guest()
     room = await host.create_room(display_name="Ada")
+    await lapse_claim(redis, room)  # long enough ago that the next join asks LiveKit again
     livekit.fail_with = (503, "unavailable")
 
     joined = await guest.join(room["code"], "Grace")
@@ -132,11 +159,14 @@ async def test_a_join_while_livekit_is_down_succeeds_without_media_access(
 
 
 async def test_a_token_recreates_a_livekit_room_that_timed_out(
-    moot_factory: MootFactory, livekit: StandIn
+    moot_factory: MootFactory, livekit: StandIn, redis: Redis
 ) -> None:
     moot = await livekit_moot(moot_factory, livekit)
     room, host, _ = await meeting(moot)
-    livekit.rooms.clear()  # LiveKit closed the empty room after its empty timeout
+    # LiveKit closed the empty room after its empty timeout; by then moot's claim on it, half
+    # that timeout long, has lapsed too.
+    livekit.rooms.clear()
+    await lapse_claim(redis, room)
 
     assert (await host.post(f"/api/v1/rooms/{room['code']}/media/token")).status_code == 200
     assert livekit.rooms[room["livekit_room_name"]].max_participants == 8

@@ -116,7 +116,7 @@ async def build_services(
     hub = Hub(redis)
     members = RoomMembers(pool)
     chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
-    livekit = LiveKit(settings) if settings.livekit_enabled else None
+    livekit = LiveKit(settings, redis) if settings.livekit_enabled else None
     media = MediaService(settings, livekit, log)
     transcription_events = TranscriptionEvents(log)
     runs = TranscriptionRuns(pool, redis, settings, transcription_events, members)

@@ -5,6 +5,11 @@ of two errors: 503 `media_unavailable` when the server cannot be reached, 502
 `media_server_error` when it answered with an error. "Not found" answers are not errors for
 the idempotent operations (deleting a room that LiveKit already closed, removing someone
 whose media never connected).
+
+A LiveKit room is created once, not on every join: the first instance to claim
+`livekit:room:{name}` in Redis sends CreateRoom; the claim lasts half the room's empty timeout
+(LiveKit keeps a room while anyone is in it, and that long after), and is dropped when moot
+deletes the room or LiveKit reports it finished, so a room LiveKit closed is created again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import structlog
 from google.protobuf.json_format import ParseError
 from livekit import api
 from livekit.api.room_service import RoomService
+from redis.asyncio import Redis
 
 from moot.errors import MootError
 from moot.settings import Settings
@@ -36,6 +42,10 @@ _TRACK_TYPES = {
 }
 
 
+def _room_key(room_name: str) -> str:
+    return f"livekit:room:{room_name}"
+
+
 class WebhookRejected(Exception):
     """The webhook's signature or body hash did not verify."""
 
@@ -43,8 +53,9 @@ class WebhookRejected(Exception):
 class LiveKit:
     """One LiveKit deployment: mints tokens and manages rooms for moot's rooms."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis: Redis) -> None:
         self.url = settings.livekit_url
+        self._redis = redis
         self._key = settings.livekit_api_key
         self._secret = settings.livekit_api_secret
         self._token_ttl = timedelta(seconds=settings.livekit_token_ttl_seconds)
@@ -104,13 +115,25 @@ class LiveKit:
     # -- room service --------------------------------------------------------------------
 
     async def ensure_room(self, room_name: str, max_participants: int) -> None:
-        """Create the LiveKit room (CreateRoom returns the existing one if it is there)."""
+        """Create the LiveKit room unless it was created recently (module docstring)."""
+        claim = _room_key(room_name)
+        if not await self._redis.set(claim, b"1", nx=True, ex=max(1, self._empty_timeout // 2)):
+            return
         request = api.CreateRoomRequest(
             name=room_name, max_participants=max_participants, empty_timeout=self._empty_timeout
         )
-        await self._call("create_room", self._rooms.create_room(request))
+        try:
+            await self._call("create_room", self._rooms.create_room(request))
+        except BaseException:
+            await self._redis.delete(claim)  # not created: the next join tries again
+            raise
+
+    async def forget_room(self, room_name: str) -> None:
+        """LiveKit closed the room (or is about to): the next join creates it again."""
+        await self._redis.delete(_room_key(room_name))
 
     async def delete_room(self, room_name: str) -> None:
+        await self.forget_room(room_name)
         request = api.DeleteRoomRequest(room=room_name)
         await self._call("delete_room", self._rooms.delete_room(request), missing_ok=True)
 
