@@ -65,6 +65,7 @@ async def test_creating_a_room_creates_its_livekit_room(
 
     created = livekit.rooms[room["livekit_room_name"]]
     assert created.max_participants == 8
+    assert (room["capacity"], room["capacity_limited_by"]) == (8, "room")  # an SFU: no mesh cap
     assert created.empty_timeout == 120
     call = livekit.calls[0]
     assert call.method == "CreateRoom" and call.grants.room_create

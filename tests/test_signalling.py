@@ -471,6 +471,25 @@ async def test_mute_requests_are_for_the_host_and_for_people_in_the_room(live: L
 # -- mesh size, media token, ICE configuration ---------------------------------------------
 
 
+async def test_a_room_reports_the_capacity_it_keeps(live_factory: LiveFactory) -> None:
+    """A 10-seat room in mesh mode seats the mesh's cap, and says so wherever it is shown."""
+    live = await live_factory(mesh_max_participants=6)
+    host = await live.guest()
+    room = await host.create_room(display_name="Ada", max_participants=10)
+    assert (room["max_participants"], room["capacity"], room["capacity_limited_by"]) == (
+        10,
+        6,
+        "mesh",
+    )
+    shown = (await live.http.get(f"/api/v1/rooms/{room['code']}")).json()
+    assert (shown["capacity"], shown["capacity_limited_by"]) == (6, "mesh")
+    joined = (await (await live.guest()).join(room["code"], "Grace")).json()
+    assert (joined["capacity"], joined["capacity_limited_by"]) == (6, "mesh")
+
+    small = await host.create_room(display_name="Ada", max_participants=4)
+    assert (small["capacity"], small["capacity_limited_by"]) == (4, "room")
+
+
 async def test_a_mesh_room_turns_away_the_one_past_the_mesh_limit(
     live_factory: LiveFactory,
 ) -> None:

@@ -48,6 +48,10 @@ async def start_meeting(page: Any, title: str, name: str) -> str:
     await page.get_by_label("Meeting title").fill(title)
     await page.get_by_role("button", name="New meeting").click()
     await page.wait_for_url(re.compile(r"/r/[a-z]{3}-[a-z]{4}-[a-z]{3}$"))
+    # A 10-seat room in peer-to-peer mode seats the mesh's 6, and the host is told so.
+    capacity = page.get_by_test_id("capacity")
+    await capacity.wait_for()
+    assert (await capacity.text_content() or "").startswith("Up to 6 people can join: video")
     url: str = page.url
     await join(page, url, name)
     return url

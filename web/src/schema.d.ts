@@ -564,6 +564,13 @@ export interface components {
         };
         /** RoomSession */
         RoomSession: {
+            /** @default 0 */
+            capacity: number;
+            /**
+             * @default room
+             * @enum {string}
+             */
+            capacity_limited_by: "room" | "mesh";
             code: string;
             /** Format: date-time */
             created_at: string;
@@ -584,6 +591,13 @@ export interface components {
         };
         /** RoomView */
         RoomView: {
+            /** @default 0 */
+            capacity: number;
+            /**
+             * @default room
+             * @enum {string}
+             */
+            capacity_limited_by: "room" | "mesh";
             code: string;
             /** Format: date-time */
             created_at: string;

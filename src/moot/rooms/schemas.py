@@ -51,6 +51,10 @@ class RoomView(msgspec.Struct, kw_only=True):
     expires_at: datetime | None
     ended_at: datetime | None
     livekit_room_name: str
+    # How many can really be in the room at once, and what sets that number: the room's own
+    # `max_participants`, or a peer-to-peer mesh's cap (MOOT_MESH_MAX_PARTICIPANTS), lower.
+    capacity: int = 0
+    capacity_limited_by: Literal["room", "mesh"] = "room"
 
 
 class RoomSession(RoomView, kw_only=True):

@@ -171,6 +171,14 @@ class RoomService:
             room = await store.get_room(conn, room_id)
         if room is None:
             raise MootError("room_not_found")
+        return self.with_capacity(room)
+
+    def with_capacity(self, room: RoomView) -> RoomView:
+        """Fill in the seats the room really has: in mesh mode, at most the mesh's cap."""
+        mesh = None if self._livekit else self._settings.mesh_max_participants
+        room.capacity = room.max_participants
+        if mesh is not None and mesh < room.max_participants:
+            room.capacity, room.capacity_limited_by = mesh, "mesh"
         return room
 
     async def list_participants(
@@ -259,6 +267,7 @@ class RoomService:
                 await self._livekit.ensure_room(livekit_room_name, max_participants)
             room = await store.get_room(conn, room_id)
         assert room is not None
+        self.with_capacity(room)
         await self._events.joined(room.id, you)
         # A room created just now is known to exist on LiveKit: creating it made it there.
         return await self._with_media(_session(room, you), ensure_room=False)
@@ -293,7 +302,7 @@ class RoomService:
             raise await self._limiter.refusal(*budget)
         elif outcome not in ("rejoined", "renamed"):
             raise _join_refusal(outcome, row["max_participants"], self._settings)
-        session = _session(store.room_view(row), store.participant_view(row))
+        session = _session(self.with_capacity(store.room_view(row)), store.participant_view(row))
         if outcome == "joined":
             await self._events.joined(room_id, session.you)
         elif row["previous_name"] is not None:
@@ -448,7 +457,7 @@ class RoomService:
             room = await store.get_room(conn, room_id)
         assert room is not None
         await self._events.ended(room_id, "host")
-        return room
+        return self.with_capacity(room)
 
     async def set_locked(self, room_id: uuid.UUID, host_id: uuid.UUID, locked: bool) -> RoomView:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -457,7 +466,7 @@ class RoomService:
             room = await store.get_room(conn, room_id)
         assert room is not None
         await self._events.updated(room_id, room.locked)
-        return room
+        return self.with_capacity(room)
 
     async def remove_participant(
         self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID

@@ -46,6 +46,10 @@ const en = {
     empty: 'No one else is here yet',
     shareLink: 'Your meeting is ready. Share this link with the people you want to meet:',
     lockedNote: 'This meeting is locked: only people already in it can come back.',
+    capacity_one: 'Up to {{count}} person can join.',
+    capacity_other: 'Up to {{count}} people can join.',
+    capacityMesh_one: 'Up to {{count}} person can join: video goes straight between browsers (peer-to-peer).',
+    capacityMesh_other: 'Up to {{count}} people can join: video goes straight between browsers (peer-to-peer).',
   },
   errors: {
     room_not_found: 'There is no meeting with this code. Check the link.',

@@ -175,6 +175,11 @@ export function PreJoin({
                   {copied ? t('room.linkCopied') : t('room.copyLink')}
                 </button>
               </div>
+              <p className="muted" data-testid="capacity">
+                {t(room.capacity_limited_by === 'mesh' ? 'prejoin.capacityMesh' : 'prejoin.capacity', {
+                  count: room.capacity,
+                })}
+              </p>
             </div>
           ) : (
             <p className="muted">
