@@ -112,6 +112,7 @@ def make_settings(**overrides: Any) -> Settings:
         "db_pool_max": 20,
         # Room tests use rooms bigger than a P2P mesh; test_media checks the mesh limit.
         "mesh_max_participants": 100,
+        "stun_port": 0,  # many apps at once; tests/test_stun.py starts the STUN server itself
     }
     defaults.update(overrides)
     return Settings(**defaults)

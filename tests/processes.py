@@ -31,6 +31,7 @@ def moot_env(stores: Any, **extra: str) -> dict[str, str]:
         MOOT_SECRET_KEY=SHARED_SECRET,
         MOOT_LOG_FORMAT="json",
         MOOT_CLEANUP_ENABLED="false",
+        MOOT_STUN_PORT="0",  # several servers at once on one host; tests/test_stun.py covers it
         **extra,
     )
     return env

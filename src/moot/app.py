@@ -42,6 +42,7 @@ from moot.identity.api import (
 )
 from moot.infra.metrics import Metrics
 from moot.media.api import MediaController
+from moot.media.stun import start_stun_server
 from moot.media.turn_probe import probe_forever
 from moot.ops.api import health, metrics, ready
 from moot.realtime.api import gateway_socket
@@ -241,9 +242,12 @@ def create_app(
             app.state.services = services
             _watch_gauges(services)
             background = _background_tasks(services, with_api=with_api)
+            stun = await _start_stun(settings) if with_api and settings.stun_port else None
             try:
                 yield
             finally:
+                if stun is not None:
+                    stun.close()
                 for task in background:
                     task.cancel()
                 for task in background:
@@ -301,6 +305,17 @@ def asgi_app(app: Litestar) -> ASGIApp:
     (404/405): they get a request id, a log line and a metric."""
     metrics_registry: Metrics = app.state["metrics"]
     return request_middleware(metrics_registry)(app)
+
+
+async def _start_stun(settings: Settings) -> asyncio.DatagramTransport | None:
+    """moot's STUN server; a port already taken (another moot on this host, a coturn) is
+    logged and skipped: browsers then rely on the other STUN and TURN servers configured."""
+    try:
+        transport, _ = await start_stun_server(settings.host, settings.stun_port)
+    except OSError as exc:
+        log.warning("stun_not_started", port=settings.stun_port, error=exc.strerror)
+        return None
+    return transport
 
 
 def _watch_gauges(services: Services) -> None:

@@ -101,6 +101,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # ICE: STUN URLs (comma-separated), TURN URLs sharing coturn's `static-auth-secret`, and
     # fallback TURN servers (JSON list of iceServers entries, or comma-separated URLs).
     stun_servers: str = ""
+    # moot's own STUN server (UDP, on MOOT_HOST), listed to browsers first; 0 turns it off.
+    stun_port: Port = 3478
     turn_servers: str = ""
     turn_secret: str = ""
     turn_credential_ttl_seconds: Seconds = 24 * 3600
