@@ -3,7 +3,9 @@ knows how media connects; rooms/ decides who gets it."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import datetime
 
 import msgspec
 import structlog
@@ -26,6 +28,19 @@ from moot.settings import Settings
 
 log = structlog.get_logger(__name__)
 _encode = msgspec.json.Encoder().encode
+
+# A room past its expiry is still active until the next cleanup pass ends it; its
+# participants get credentials that outlive that pass, never ones already dead.
+_MIN_TURN_TTL = 60
+
+
+def credential_ttl(cap_seconds: int, room_expires_at: datetime | None) -> int:
+    """Seconds a TURN credential should live: the room's remaining lifetime, capped (a room
+    that never expires gets the cap)."""
+    if room_expires_at is None:
+        return cap_seconds
+    remaining = int(room_expires_at.timestamp() - time.time())
+    return min(cap_seconds, max(_MIN_TURN_TTL, remaining))
 
 
 class MediaService:
@@ -79,13 +94,17 @@ class MediaService:
         muted = await self._livekit.mute(room_name, str(target_id), kind)
         return MuteResult(mode="livekit", muted_tracks=muted, requested=False)
 
-    def webrtc_config(self, participant_id: uuid.UUID) -> WebRTCConfig:
+    def webrtc_config(
+        self, participant_id: uuid.UUID, room_expires_at: datetime | None
+    ) -> WebRTCConfig:
+        """ICE servers for a participant of a room that ends at `room_expires_at`: their TURN
+        credentials die with the room, or after `turn_credential_ttl_seconds` if sooner."""
         settings = self._settings
         config = ice_config(
             stun_servers=settings.stun_servers,
             turn_servers=settings.turn_servers,
             turn_secret=settings.turn_secret,
-            ttl_seconds=settings.turn_credential_ttl_seconds,
+            ttl_seconds=credential_ttl(settings.turn_credential_ttl_seconds, room_expires_at),
             fallback_servers=settings.turn_fallback_servers,
             participant=str(participant_id),
         )

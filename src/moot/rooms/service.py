@@ -25,7 +25,14 @@ import structlog
 from moot.errors import ErrorCode, MootError
 from moot.infra.ratelimit import RateLimiter
 from moot.media.livekit import LiveKit
-from moot.media.schemas import MediaAccess, MediaSessionEvent, MuteResult, TrackKind, WebhookResult
+from moot.media.schemas import (
+    MediaAccess,
+    MediaSessionEvent,
+    MuteResult,
+    TrackKind,
+    WebhookResult,
+    WebRTCConfig,
+)
 from moot.media.service import MediaService
 from moot.realtime.topics import topic
 from moot.rooms import store
@@ -316,6 +323,12 @@ class RoomService:
         """How this participant connects media: a LiveKit token, or mesh mode."""
         room, seat = await self.seat_and_room(room_id, participant_id)
         return await self._access(room, seat)
+
+    async def webrtc_config(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> WebRTCConfig:
+        """ICE servers with TURN credentials, for participants of an active room only: a relay
+        costs bandwidth, so it is not handed to anyone who merely has an identity."""
+        room, seat = await self.seat_and_room(room_id, participant_id)
+        return self._media.webrtc_config(seat.participant_id, room.expires_at)
 
     async def mute(
         self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID, kind: TrackKind
