@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 from livekit import api
+from redis.asyncio import Redis
 
 from moot.media.ice import parse_fallback_servers, turn_credentials
 from moot.settings import ConfigError, load_settings
@@ -428,6 +429,30 @@ async def test_webhook_participant_left_ends_only_that_media_session(
         "applied": False,
     }
     assert (await guest.get(f"/api/v1/rooms/{room['code']}")).json()["status"] == "active"
+
+
+async def test_a_replayed_webhook_is_not_applied_again(
+    moot_factory: MootFactory, livekit: StandIn, db: asyncpg.Connection, redis: Redis
+) -> None:
+    moot = await livekit_moot(moot_factory, livekit)
+    room, _, guest = await meeting(moot)
+    first = participant_event("participant_joined", room, guest.participant_id, "PA_first")
+    replay = livekit.webhook(first)
+    assert (await post_webhook(moot.http, *replay)).json()["applied"] is True
+    # The guest reconnects: LiveKit reports their new session.
+    later = participant_event("participant_joined", room, guest.participant_id, "PA_later")
+    assert (await post_webhook(moot.http, *livekit.webhook(later))).json()["applied"] is True
+
+    # Someone who captured the first signed delivery sends it again: 200, nothing changes.
+    response = await post_webhook(moot.http, *replay)
+    assert response.status_code == 200
+    assert response.json() == {"event": "participant_joined", "applied": False}
+    assert (await seat(db, guest.participant_id))["livekit_sid"] == "PA_later"
+
+    # The delivery is remembered for as long as its signature verifies (the stand-in signs
+    # as livekit-api does by default: 6 hours, plus the verifier's minute of leeway).
+    remembered = await redis.ttl(f"livekit:webhook:{first.id}")
+    assert 6 * 3600 - 5 <= remembered <= 6 * 3600 + 60
 
 
 async def test_webhooks_with_a_bad_signature_are_refused(

@@ -23,6 +23,7 @@ import msgspec
 import structlog
 
 from moot.errors import ErrorCode, MootError
+from moot.infra.metrics import Metrics
 from moot.infra.ratelimit import RateLimiter
 from moot.media.livekit import LiveKit
 from moot.media.schemas import (
@@ -36,6 +37,7 @@ from moot.media.schemas import (
 from moot.media.service import MediaService
 from moot.realtime.topics import topic
 from moot.rooms import store
+from moot.rooms.cleanup import CleanupReport, run_cleanup
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
 from moot.rooms.schemas import (
@@ -345,14 +347,30 @@ class RoomService:
     async def media_webhook(self, body: bytes, authorization: str) -> WebhookResult:
         """Apply a LiveKit webhook: a media session started or ended for a participant.
         LiveKit closing an empty media room does not end the meeting."""
-        event = self._media.webhook(body, authorization)
+        event = await self._media.webhook(body, authorization)
         if isinstance(event, WebhookResult):
             return event
         kind = "participant_joined" if event.joined else "participant_left"
-        if event.joined:
-            applied = await self._joined_media(event)
-            return WebhookResult(event=kind, applied=applied)
-        return WebhookResult(event=kind, applied=await self._left_media(event))
+        try:
+            if event.joined:
+                applied = await self._joined_media(event)
+            else:
+                applied = await self._left_media(event)
+        except Exception:
+            await self._media.webhook_not_applied(event)
+            raise
+        return WebhookResult(event=kind, applied=applied)
+
+    async def clean_up(self, metrics: Metrics | None = None) -> CleanupReport:
+        """One cleanup pass (rooms/cleanup.py), then what follows from it outside PostgreSQL:
+        everyone still in a room it ended hears so and its media closes; a room it deleted
+        takes its chat and event log with it."""
+        report = await run_cleanup(self._pool, self._settings, metrics)
+        for room_id in report.ended_room_ids:
+            await self.room_closed(room_id, "cleanup")
+        for room_id in report.deleted_room_ids:
+            await self._events.forget(room_id)
+        return report
 
     async def room_closed(self, room_id: uuid.UUID, reason: str) -> None:
         """A meeting ended outside a request (cleanup): tell everyone, close its media."""
