@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 
 from moot.infra.postgres import CLEANUP_LOCK, create_pool
 from moot.rooms.cleanup import CleanupReport, run_cleanup
@@ -254,6 +255,32 @@ async def test_ended_rooms_past_retention_are_deleted_with_their_participants(
     )
     assert (await room_row(db, recent))["status"] == "ended"
     assert (await moot.http.get(f"/api/v1/rooms/{old['code']}")).status_code == 404
+
+
+async def test_a_deleted_room_takes_its_chat_and_event_log_with_it(
+    moot: Moot, db: asyncpg.Connection, redis: Redis
+) -> None:
+    host = await moot.guest()
+    old, recent = await host.create_room(), await host.create_room()
+    for room in (old, recent):
+        sent = await host.post(f"/api/v1/rooms/{room['code']}/chat/messages", {"content": "hi"})
+        assert sent.status_code == 201, sent.text
+        assert (await host.post(f"/api/v1/rooms/{room['code']}/end")).status_code == 200
+    await age_room(db, old, "ended_at", "31 days")
+
+    def keys(room: dict[str, Any]) -> list[str]:
+        return [
+            f"chat:room:{room['id']}:messages",
+            f"chat:room:{room['id']}:index",
+            f"room:{room['id']}:log",
+        ]
+
+    assert await redis.exists(*keys(old)) == 3
+    report = await moot.app.state.services.rooms.clean_up()
+
+    assert report.deleted_room_ids == [uuid.UUID(old["id"])]
+    assert await redis.exists(*keys(old)) == 0
+    assert await redis.exists(*keys(recent)) == 3  # ended, but kept until its retention
 
 
 async def test_active_rooms_are_never_deleted_however_old(

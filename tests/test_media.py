@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from livekit import api
 from redis.asyncio import Redis
@@ -458,6 +459,34 @@ async def test_webhook_participant_left_ends_only_that_media_session(
         "applied": False,
     }
     assert (await guest.get(f"/api/v1/rooms/{room['code']}")).json()["status"] == "active"
+    # …but moot forgets it created that media room: the next join creates it again.
+    calls = livekit.methods().count("CreateRoom")
+    assert (await guest.post(f"/api/v1/rooms/{room['code']}/media/token")).status_code == 200
+    assert livekit.methods().count("CreateRoom") == calls + 1
+
+
+async def test_a_replayed_webhook_is_not_applied_again(
+    moot_factory: MootFactory, livekit: StandIn, db: asyncpg.Connection, redis: Redis
+) -> None:
+    moot = await livekit_moot(moot_factory, livekit)
+    room, _, guest = await meeting(moot)
+    first = participant_event("participant_joined", room, guest.participant_id, "PA_first")
+    replay = livekit.webhook(first)
+    assert (await post_webhook(moot.http, *replay)).json()["applied"] is True
+    # The guest reconnects: LiveKit reports their new session.
+    later = participant_event("participant_joined", room, guest.participant_id, "PA_later")
+    assert (await post_webhook(moot.http, *livekit.webhook(later))).json()["applied"] is True
+
+    # Someone who captured the first signed delivery sends it again: 200, nothing changes.
+    response = await post_webhook(moot.http, *replay)
+    assert response.status_code == 200
+    assert response.json() == {"event": "participant_joined", "applied": False}
+    assert (await seat(db, guest.participant_id))["livekit_sid"] == "PA_later"
+
+    # The delivery is remembered for as long as its signature verifies (the stand-in signs
+    # as livekit-api does by default: 6 hours, plus the verifier's minute of leeway).
+    remembered = await redis.ttl(f"livekit:webhook:{first.id}")
+    assert 6 * 3600 - 5 <= remembered <= 6 * 3600 + 60
 
 
 async def test_webhooks_with_a_bad_signature_are_refused(
@@ -502,7 +531,17 @@ async def test_the_webhook_is_404_without_livekit(moot: Moot) -> None:
     assert (response.status_code, response.json()["code"]) == (404, "livekit_not_configured")
 
 
+BOTH_SECRET_AND_USERNAME = '[{"urls": ["turn:x"], "secret": "s", "username": "u"}]'
+
 # -- ICE configuration ---------------------------------------------------------------------
+
+
+async def webrtc(moot: Moot) -> tuple[Guest, dict[str, Any], httpx.Response]:
+    """A guest in a fresh room, the room, and the guest's ICE configuration for it."""
+    host, guest = await moot.guest(), await moot.guest()
+    room = await host.create_room()
+    assert (await guest.join(room["code"], "Grace")).status_code == 200
+    return guest, room, await guest.get(f"/api/v1/rooms/{room['code']}/media/webrtc")
 
 
 async def test_webrtc_config_hands_out_expiring_turn_credentials(moot_factory: MootFactory) -> None:
@@ -515,9 +554,8 @@ async def test_webrtc_config_hands_out_expiring_turn_credentials(moot_factory: M
             [{"urls": ["turn:backup.example.net:3478"], "username": "u", "credential": "p"}]
         ),
     )
-    guest = await moot.guest()
     before = int(time.time())
-    response = await guest.get("/api/v1/config/webrtc")
+    guest, _, response = await webrtc(moot)
     assert response.status_code == 200
     config = response.json()
     assert config["mode"] == "mesh" and config["mesh_max_participants"] == 100
@@ -541,16 +579,96 @@ async def test_webrtc_config_hands_out_expiring_turn_credentials(moot_factory: M
     assert "coturn-shared-secret" not in response.text
 
 
+TURN = {"turn_servers": "turn:turn.example.net:3478", "turn_secret": "coturn-shared-secret"}
+
+
+async def test_turn_credentials_go_to_participants_of_an_active_room_only(
+    moot_factory: MootFactory,
+) -> None:
+    moot = await moot_factory(**TURN)
+    guest, room, response = await webrtc(moot)
+    assert response.status_code == 200
+    outsider = await moot.guest()
+    refused = {
+        "no room named": (await outsider.get("/api/v1/config/webrtc"), 403, "not_a_participant"),
+        "not in the room": (
+            await outsider.get(f"/api/v1/rooms/{room['code']}/media/webrtc"),
+            403,
+            "not_a_participant",
+        ),
+        "unknown room": (
+            await guest.get("/api/v1/rooms/aaa-aaaa-aaa/media/webrtc"),
+            404,
+            "room_not_found",
+        ),
+    }
+    for case, (answer, status, code) in refused.items():
+        assert (answer.status_code, answer.json()["code"]) == (status, code), case
+        assert "iceServers" not in answer.json(), case
+
+    # The old path still serves clients that name the room (by code or id).
+    for ref in (room["code"], room["id"]):
+        named = await guest.get("/api/v1/config/webrtc", params={"room": ref})
+        assert named.status_code == 200 and named.json()["iceServers"][0]["urls"] == [
+            "turn:turn.example.net:3478"
+        ]
+
+    host = await moot.guest()
+    ended = await host.create_room()
+    assert (await host.post(f"/api/v1/rooms/{ended['code']}/end")).status_code == 200
+    answer = await host.get(f"/api/v1/rooms/{ended['code']}/media/webrtc")
+    assert (answer.status_code, answer.json()["code"]) == (410, "room_ended")
+
+
+async def test_turn_credentials_die_with_the_room_and_within_the_cap(
+    moot_factory: MootFactory, db: asyncpg.Connection
+) -> None:
+    moot = await moot_factory(**TURN, turn_credential_ttl_seconds=4 * 3600)
+    guest, room, response = await webrtc(moot)
+    # A day-long room: the cap, not the day.
+    assert response.json()["ttl_seconds"] == 4 * 3600
+    await db.execute(
+        "UPDATE rooms SET expires_at = now() + interval '1 hour' WHERE id = $1",
+        uuid.UUID(room["id"]),
+    )
+    config = (await guest.get(f"/api/v1/rooms/{room['code']}/media/webrtc")).json()
+    assert 3600 - 60 <= config["ttl_seconds"] <= 3600
+    expiry = int(config["iceServers"][0]["username"].partition(":")[0])
+    assert expiry <= time.time() + 3600
+    # Past its expiry but not yet ended by cleanup: a minute, never a dead credential.
+    await db.execute(
+        "UPDATE rooms SET expires_at = now() - interval '1 minute' WHERE id = $1",
+        uuid.UUID(room["id"]),
+    )
+    config = (await guest.get(f"/api/v1/rooms/{room['code']}/media/webrtc")).json()
+    assert config["ttl_seconds"] == 60
+
+
+async def test_fallback_servers_with_a_secret_get_per_caller_credentials(
+    moot_factory: MootFactory,
+) -> None:
+    fallback = [{"urls": ["turns:backup.example.net:5349"], "secret": "backup-coturn-secret"}]
+    moot = await moot_factory(turn_fallback_servers=json.dumps(fallback))
+    guest, _, response = await webrtc(moot)
+    assert response.status_code == 200, response.text
+    (server,) = response.json()["iceServers"]
+    assert server["urls"] == ["turns:backup.example.net:5349"]
+    assert server["username"].endswith(f":{guest.participant_id}")
+    expected = hmac.new(b"backup-coturn-secret", server["username"].encode(), hashlib.sha1)
+    assert server["credential"] == base64.b64encode(expected.digest()).decode()
+    assert "backup-coturn-secret" not in response.text
+
+
 async def test_webrtc_config_without_turn_is_just_stun(moot_factory: MootFactory) -> None:
     moot = await moot_factory(stun_servers="stun:a.example:3478, stun:b.example:3478")
-    config = (await (await moot.guest()).get("/api/v1/config/webrtc")).json()
+    config = (await webrtc(moot))[2].json()
     assert config["iceServers"] == [{"urls": ["stun:a.example:3478", "stun:b.example:3478"]}]
     assert config["fallback_count"] == 0
 
 
 async def test_webrtc_config_in_livekit_mode(moot_factory: MootFactory, livekit: StandIn) -> None:
     moot = await livekit_moot(moot_factory, livekit)
-    config = (await (await moot.guest()).get("/api/v1/config/webrtc")).json()
+    config = (await webrtc(moot))[2].json()
     assert config["mode"] == "livekit" and config["mesh_max_participants"] is None
 
 
@@ -576,7 +694,19 @@ def test_turn_credentials_follow_the_turn_rest_scheme() -> None:
     ],
 )
 def test_fallback_servers_read_json_or_csv(value: str, urls: list[list[str]]) -> None:
-    assert [server.urls for server in parse_fallback_servers(value)] == urls
+    assert [server.urls for server in parse_fallback_servers(value, "shared")] == urls
+
+
+def test_comma_separated_turn_fallbacks_get_credentials_or_are_refused() -> None:
+    """A turn: entry without credentials makes the browser's RTCPeerConnection throw."""
+    servers = parse_fallback_servers("stun:s.example, turn:t.example", "shared-secret")
+    stun_entry, turn_entry = (server.for_caller("p1", 600, None) for server in servers)
+    assert stun_entry.username is None and stun_entry.credential is None
+    assert turn_entry.username is not None and turn_entry.username.endswith(":p1")
+    assert turn_entry.credential
+    with pytest.raises(ValueError, match="MOOT_TURN_SECRET"):
+        parse_fallback_servers("turn:t.example")
+    assert [s.urls for s in parse_fallback_servers("stun:s.example")] == [["stun:s.example"]]
 
 
 @pytest.mark.parametrize(
@@ -585,6 +715,10 @@ def test_fallback_servers_read_json_or_csv(value: str, urls: list[list[str]]) ->
         ({"MOOT_TURN_FALLBACK_SERVERS": "[{oops"}, "MOOT_TURN_FALLBACK_SERVERS"),
         ({"MOOT_TURN_FALLBACK_SERVERS": "http://not-turn.example"}, "MOOT_TURN_FALLBACK_SERVERS"),
         ({"MOOT_TURN_FALLBACK_SERVERS": '[{"urls": []}]'}, "MOOT_TURN_FALLBACK_SERVERS"),
+        (
+            {"MOOT_TURN_FALLBACK_SERVERS": BOTH_SECRET_AND_USERNAME},
+            "MOOT_TURN_FALLBACK_SERVERS",
+        ),
         ({"MOOT_TURN_SERVERS": "turn:a.example"}, "MOOT_TURN_SECRET"),
         ({"MOOT_LIVEKIT_URL": "wss://lk.example"}, "MOOT_LIVEKIT_API_KEY"),
         ({"MOOT_MESH_MAX_PARTICIPANTS": "1"}, "MOOT_MESH_MAX_PARTICIPANTS"),

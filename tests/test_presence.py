@@ -4,9 +4,13 @@ reconnect in time keeps the seat; someone who never opened a socket is never tou
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.asyncio import Redis
+
+from moot.rooms.presence import DUE_KEY, Presence
 from tests.conftest import Guest, LiveMoot
 from tests.test_chat_ws import meeting, next_of, socket
 
@@ -117,3 +121,15 @@ async def test_leaving_and_joining_again_without_a_socket_keeps_the_new_seat(
     assert (await guest.join(room["code"], "Guest again")).status_code == 200
     await asyncio.sleep(2.5)
     assert await present(live, room, guest, host)
+
+
+async def test_the_due_set_expires_and_leaves_nothing_behind(redis: Redis) -> None:
+    presence = Presence(redis, grace_seconds=30)
+    room, who = uuid.uuid4(), uuid.uuid4()
+    await presence.arrived(room, who)
+    await presence.departed(room, who)
+    # If no instance were left to sweep it, the set would still go: a day past its deadline.
+    assert 30 < await redis.ttl(DUE_KEY) <= 30 + 24 * 3600
+    # A reconnect takes the last entry out, and no empty key stays behind.
+    await presence.arrived(room, who)
+    assert await redis.exists(DUE_KEY) == 0

@@ -576,8 +576,9 @@ async def test_the_webrtc_config_lists_stun_turn_with_fresh_credentials_and_fall
         ),
     )
     guest = await live.guest()
+    room = await guest.create_room()
     before = int(time.time())
-    response = await guest.get("/api/v1/config/webrtc")
+    response = await guest.get("/api/v1/config/webrtc", params={"room": room["code"]})
     after = int(time.time())
     assert response.status_code == 200, response.text
     config = response.json()
@@ -605,7 +606,8 @@ async def test_the_webrtc_config_lists_stun_turn_with_fresh_credentials_and_fall
 
     # With nothing configured the list is empty, but the mode is still mesh.
     bare = await live_factory()
-    response = await (await bare.guest()).get("/api/v1/config/webrtc")
+    alone = await bare.guest()
+    response = await alone.get(f"/api/v1/rooms/{(await alone.create_room())['code']}/media/webrtc")
     assert response.json()["mode"] == "mesh"
     assert response.json()["iceServers"] == []
     assert response.json()["fallback_count"] == 0

@@ -77,3 +77,17 @@ async def test_moot_serves_stun_on_its_own_port(moot_factory: MootFactory) -> No
         assert response.attributes["XOR-MAPPED-ADDRESS"] == transport.get_extra_info("sockname")
     finally:
         transport.close()
+
+
+async def test_the_webrtc_config_lists_moots_own_stun_server_where_it_was_reached(
+    moot_factory: MootFactory,
+) -> None:
+    # The port is only listed here, not bound: 0 for the server would turn the listing off.
+    moot = await moot_factory(stun_port=34780)
+    host = await moot.guest()
+    room = await host.create_room(display_name="Ada")
+    config = (await host.get(f"/api/v1/rooms/{room['code']}/media/webrtc")).json()
+    reached = moot.http.base_url.host
+    assert {"urls": [f"stun:{reached}:34780"]} in config["iceServers"]
+    # No credentials on it: a STUN server needs none, and none are handed out.
+    assert all("username" not in entry for entry in config["iceServers"])

@@ -490,6 +490,19 @@ async def test_fallback_servers_are_probed_with_their_static_credentials(coturn:
     assert result.passed, result.error
 
 
+async def test_fallback_servers_with_a_secret_are_probed_with_minted_credentials(
+    coturn: Coturn,
+) -> None:
+    fallback = [{"urls": [coturn.url("udp")], "secret": SECRET}]
+    settings = Settings(turn_fallback_servers=json.dumps(fallback))
+
+    [target] = probe_targets(settings)
+    [result] = await probe([target], 3)
+
+    assert target.username.endswith(":moot-probe")
+    assert result.passed, result.error
+
+
 def labels(port: int, transport: str) -> str:
     """A TURN metric's labels as prometheus_client renders them (sorted by name)."""
     return f'{{port="{port}",server="127.0.0.1",transport="{transport}"}}'
@@ -724,7 +737,8 @@ async def test_browser_ice_credentials_from_the_api_allocate_on_coturn(
         stun_servers=f"stun:127.0.0.1:{coturn.port}",
     )
     guest = await moot.guest()
-    config = (await guest.get("/api/v1/config/webrtc")).json()
+    room = await guest.create_room()
+    config = (await guest.get(f"/api/v1/rooms/{room['code']}/media/webrtc")).json()
     stun, turn = config["iceServers"]
     assert stun == {"urls": [f"stun:127.0.0.1:{coturn.port}"]}
     assert turn["username"].endswith(f":{guest.participant_id}")

@@ -130,6 +130,7 @@ job "moot-api" {
         MOOT_WORKER_EMBEDDED     = "false"
         MOOT_WORKER_PUBLIC_URL   = "wss://${var.domain}/ws/transcribe"
         MOOT_STUN_SERVERS        = "stun:${var.domain}:3478"
+        MOOT_STUN_PORT           = "0" # coturn answers STUN on 3478
         MOOT_TURN_SERVERS        = "turn:${var.domain}:3478?transport=udp,turn:${var.domain}:3478?transport=tcp"
       }
 

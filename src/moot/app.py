@@ -337,7 +337,8 @@ def _background_tasks(services: Services, *, with_api: bool) -> list[asyncio.Tas
     settings, rooms = services.settings, services.rooms
     tasks: list[asyncio.Task[None]] = []
     if settings.cleanup_enabled:
-        cleanup = cleanup_forever(services.pool, settings, services.metrics, rooms.room_closed)
+        metrics = services.metrics
+        cleanup = cleanup_forever(settings, metrics, lambda: rooms.clean_up(metrics))
         tasks.append(asyncio.create_task(cleanup, name="moot-cleanup"))
     if with_api and services.presence.enabled:
         sweeper = services.presence.sweep_forever(rooms.gone)

@@ -187,20 +187,19 @@ def cmd_migrate(settings: Settings) -> int:
 
 def cmd_cleanup(settings: Settings) -> int:
     from moot.infra.postgres import migrate_url
-    from moot.rooms.cleanup import run_cleanup
     from moot.services import build_services, open_stores
 
     async def once(found: Stores) -> None:
         await migrate_url(found.database_url)
-        async with open_stores(settings, found.database_url, found.redis_url) as opened:
-            report = await run_cleanup(opened.pool, settings)
-            # As in `moot serve`: whoever is still connected to a room it ended hears so,
-            # and the LiveKit room closes.
-            async with build_services(
+        # The same pass as in `moot serve`: whoever is still connected to a room it ended
+        # hears so, its LiveKit room closes, a deleted room's chat goes with it.
+        async with (
+            open_stores(settings, found.database_url, found.redis_url) as opened,
+            build_services(
                 settings, opened, secret_key=found.secret_key, with_sockets=False
-            ) as services:
-                for room_id in report.ended_room_ids:
-                    await services.rooms.room_closed(room_id, "cleanup")
+            ) as services,
+        ):
+            report = await services.rooms.clean_up()
         print(msgspec.json.encode(report).decode())
 
     with stores(settings) as found:

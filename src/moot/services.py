@@ -117,7 +117,7 @@ async def build_services(
     members = RoomMembers(pool)
     chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
     livekit = LiveKit(settings, redis) if settings.livekit_enabled else None
-    media = MediaService(settings, livekit, log)
+    media = MediaService(settings, livekit, log, redis)
     transcription_events = TranscriptionEvents(log)
     runs = TranscriptionRuns(pool, redis, settings, transcription_events, members)
     rooms = RoomService(

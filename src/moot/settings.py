@@ -105,7 +105,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stun_port: Port = 3478
     turn_servers: str = ""
     turn_secret: str = ""
-    turn_credential_ttl_seconds: Seconds = 24 * 3600
+    # TURN credentials live for the room's remaining lifetime, at most this long: a meeting's
+    # length, not a day (clients fetch fresh ones before `ttl_seconds` run out).
+    turn_credential_ttl_seconds: Seconds = 4 * 3600
     turn_fallback_servers: str = ""
     turn_probe_interval_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     turn_probe_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
@@ -171,7 +173,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         from moot.media.ice import parse_fallback_servers
 
         try:
-            parse_fallback_servers(self.turn_fallback_servers)
+            parse_fallback_servers(self.turn_fallback_servers, self.turn_secret)
         except ValueError as exc:
             raise ConfigError(f"{ENV_PREFIX}TURN_FALLBACK_SERVERS is invalid: {exc}") from None
         if self.secret_key and len(self.secret_key) < 32:

@@ -141,7 +141,7 @@ export const api = {
   deleteMessage: (ref: string, id: string) => request<DeleteResult>('DELETE', `${room(ref)}/chat/messages/${id}`),
 
   mediaToken: (ref: string) => request<MediaAccess>('POST', `${room(ref)}/media/token`),
-  webrtcConfig: () => request<WebRTCConfig>('GET', '/api/v1/config/webrtc'),
+  webrtcConfig: (ref: string) => request<WebRTCConfig>('GET', `${room(ref)}/media/webrtc`),
 
   transcription: (ref: string) => request<TranscriptionState>('GET', `${room(ref)}/transcription`),
   startTranscription: (ref: string) => request<TranscriptionStart>('POST', `${room(ref)}/transcription/start`),

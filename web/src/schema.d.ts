@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** ICE servers: STUN, TURN with expiring credentials, fallbacks */
+        /** The same as GET /rooms/{room}/media/webrtc, the room named by `?room=` */
         get: operations["ApiV1ConfigWebrtcWebrtcConfig"];
         put?: never;
         post?: never;
@@ -221,6 +221,23 @@ export interface paths {
         put?: never;
         /** How to connect audio/video: a LiveKit token, or mesh mode (participants) */
         post: operations["ApiV1RoomsMediaTokenMediaToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rooms/{room}/media/webrtc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ICE servers: STUN, TURN with credentials that expire with the room (participants) */
+        get: operations["ApiV1RoomsMediaWebrtcRoomWebrtcConfig"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -690,7 +707,10 @@ export type $defs = Record<string, never>;
 export interface operations {
     ApiV1ConfigWebrtcWebrtcConfig: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The room's UUID or code; without it, 403 not_a_participant. */
+                room?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -704,6 +724,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebRTCConfig"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
                 };
             };
         };
@@ -1211,6 +1246,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MediaAccess"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1RoomsMediaWebrtcRoomWebrtcConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The room's UUID or its code, such as `abc-defg-hij`. */
+                room: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebRTCConfig"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

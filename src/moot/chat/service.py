@@ -217,6 +217,10 @@ class ChatService:
                 return
         raise MootError("conflict", "The message kept changing; try again.")
 
+    async def forget_room(self, room_id: uuid.UUID) -> None:
+        """A room was deleted: its chat and event log go with it, not at their TTL."""
+        await self._store.delete_room(room_id, _topic(room_id))
+
     async def typing(self, room_id: uuid.UUID, author: Author) -> None:
         event = Typing(participant_id=author.participant_id, display_name=author.display_name)
         await self._log.publish_ephemeral(_topic(room_id), _encode(event))

@@ -110,6 +110,10 @@ class ChatStore:
         args = [*message, *self._tail(topic), event]
         return text(await self._event_then_send(keys=keys, args=args))
 
+    async def delete_room(self, room_id: uuid.UUID, topic: str) -> None:
+        """Every key of a room's chat, and the topic's event log that carries it."""
+        await self._redis.delete(*self._keys(room_id, topic))
+
     async def get_message(self, room_id: uuid.UUID, message_id: str) -> bytes | None:
         raw: Any = await self._redis.hget(index_key(room_id), message_id)
         return cast(bytes | None, raw)

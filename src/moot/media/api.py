@@ -4,11 +4,12 @@ have media in a room is the room's rule, so the room-scoped ones ask the room se
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 
+from moot.errors import MootError
 from moot.http import Caller, RoomId
 from moot.media.schemas import MediaAccess, MuteParticipant, MuteResult, WebhookResult, WebRTCConfig
 from moot.services import Svc
@@ -42,9 +43,37 @@ class MediaController(Controller):
         kind = data.kind if data is not None else "audio"
         return await services.rooms.mute(room_id, participant, target, kind)
 
-    @get("/config/webrtc", summary="ICE servers: STUN, TURN with expiring credentials, fallbacks")
-    async def webrtc_config(self, services: Svc, participant: Caller) -> WebRTCConfig:
-        return services.media.webrtc_config(participant)
+    @get(
+        "/rooms/{room:str}/media/webrtc",
+        summary="ICE servers: STUN, TURN with credentials that expire with the room (participants)",
+    )
+    async def room_webrtc_config(
+        self, request: Request[Any, Any, Any], services: Svc, participant: Caller, room_id: RoomId
+    ) -> WebRTCConfig:
+        return await services.rooms.webrtc_config(room_id, participant, request.url.hostname)
+
+    @get(
+        "/config/webrtc",
+        summary="The same as GET /rooms/{room}/media/webrtc, the room named by `?room=`",
+    )
+    async def webrtc_config(
+        self,
+        request: Request[Any, Any, Any],
+        services: Svc,
+        participant: Caller,
+        room: Annotated[
+            str | None,
+            Parameter(description="The room's UUID or code; without it, 403 not_a_participant."),
+        ] = None,
+    ) -> WebRTCConfig:
+        if room is None:
+            # TURN relays cost bandwidth: credentials go to participants of a room only.
+            raise MootError(
+                "not_a_participant",
+                "ICE servers are for participants of a room: pass ?room=<room id or code>.",
+            )
+        room_id = await services.rooms.resolve_at_edge(room)
+        return await services.rooms.webrtc_config(room_id, participant, request.url.hostname)
 
     @post(
         "/livekit/webhook",

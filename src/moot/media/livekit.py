@@ -15,8 +15,10 @@ deletes the room or LiveKit reports it finished, so a room LiveKit closed is cre
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, TypeVar
 
@@ -48,6 +50,18 @@ def _room_key(room_name: str) -> str:
 
 class WebhookRejected(Exception):
     """The webhook's signature or body hash did not verify."""
+
+
+@dataclass(frozen=True)
+class VerifiedWebhook:
+    """A webhook whose signature and body hash verified, and until when (unix seconds) its
+    token would verify again: a replay of it is possible until then, not after."""
+
+    event: api.WebhookEvent
+    valid_until: float
+
+
+_LEEWAY_SECONDS = api.access_token.DEFAULT_LEEWAY.total_seconds()  # the verifier's, for `exp`
 
 
 class LiveKit:
@@ -181,7 +195,7 @@ class LiveKit:
 
     # -- webhooks ------------------------------------------------------------------------
 
-    def receive_webhook(self, body: bytes, authorization: str) -> api.WebhookEvent:
+    def receive_webhook(self, body: bytes, authorization: str) -> VerifiedWebhook:
         """Verify a webhook's signed token and body hash; parse the event."""
         token = authorization.removeprefix("Bearer ").strip()
         if not token:
@@ -191,8 +205,17 @@ class LiveKit:
         except UnicodeDecodeError:
             raise WebhookRejected("body is not UTF-8") from None
         try:
-            return self._receiver.receive(text, token)
+            event = self._receiver.receive(text, token)
         except ParseError:
             raise  # signed but unparseable: the caller answers 400
         except Exception as exc:  # jwt errors, "hash mismatch", missing sha256 claim
             raise WebhookRejected(str(exc) or type(exc).__name__) from None
+        return VerifiedWebhook(event, _expiry(token) + _LEEWAY_SECONDS)
+
+
+def _expiry(token: str) -> float:
+    """The `exp` claim of a JWT whose signature has already been verified (the verifier
+    requires the claim, so it is there)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return float(claims["exp"])

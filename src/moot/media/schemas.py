@@ -63,9 +63,11 @@ class MuteRequested(msgspec.Struct, kw_only=True, tag="media.mute_requested", ta
 
 class MediaSessionEvent(msgspec.Struct, kw_only=True, frozen=True):
     """A LiveKit webhook that concerns one of our participants: their media session `sid`
-    in LiveKit room `room_name` started (`joined`) or ended."""
+    in LiveKit room `room_name` started (`joined`) or ended. `delivery` names the webhook
+    delivery, claimed so that a replay of it is not applied again."""
 
     joined: bool
     room_name: str
     participant_id: uuid.UUID
     sid: str
+    delivery: str

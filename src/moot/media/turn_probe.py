@@ -245,7 +245,8 @@ def _targets(source: str, urls: Iterable[str], username: str, password: str) -> 
 
 def probe_targets(settings: Settings, extra_urls: Sequence[str] = ()) -> list[Target]:
     """The TURN servers to probe: every `turn_servers` URL and each extra URL with fresh TURN
-    REST credentials, plus the fallback servers that come with a username and credential."""
+    REST credentials, plus the fallback servers that come with a username and credential or a
+    secret of their own."""
     targets: list[Target] = []
     if extra_urls and not settings.turn_secret:
         raise ConfigError("--url needs the TURN secret: set MOOT_TURN_SECRET or pass --secret")
@@ -256,7 +257,9 @@ def probe_targets(settings: Settings, extra_urls: Sequence[str] = ()) -> list[Ta
         configured = split_urls(settings.turn_servers)
         targets += _targets("MOOT_TURN_SERVERS", configured, username, password)
         targets += _targets("--url", extra_urls, username, password)
-    for server in parse_fallback_servers(settings.turn_fallback_servers):
+    ttl = settings.turn_credential_ttl_seconds
+    for fallback in parse_fallback_servers(settings.turn_fallback_servers, settings.turn_secret):
+        server = fallback.for_caller(PROBE_PARTICIPANT, ttl, None)
         if server.username and server.credential:
             urls = [url for url in server.urls if url.startswith(("turn:", "turns:"))]
             targets += _targets(

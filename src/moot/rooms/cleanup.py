@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 class CleanupReport(msgspec.Struct, kw_only=True):
     ran: bool
     ended_room_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    deleted_room_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
     ended_idle: int = 0
     ended_expired: int = 0
     participants_purged: int = 0
@@ -60,6 +61,7 @@ _PURGE_PERSONAL_DATA = """
 
 _DELETE_OLD_ROOMS = """
     DELETE FROM rooms WHERE status = 'ended' AND ended_at < now() - make_interval(secs => $1)
+    RETURNING id
 """
 
 
@@ -78,14 +80,15 @@ async def run_cleanup(
         purged = await conn.execute(
             _PURGE_PERSONAL_DATA, settings.participant_data_retention_seconds
         )
-        deleted = await conn.execute(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
+        deleted = await conn.fetch(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
     report = CleanupReport(
         ran=True,
         ended_idle=len(idle),
         ended_expired=len(expired),
         ended_room_ids=[r["id"] for r in (*idle, *expired)],
+        deleted_room_ids=[r["id"] for r in deleted],
         participants_purged=int(purged.split()[-1]),
-        rooms_deleted=int(deleted.split()[-1]),
+        rooms_deleted=len(deleted),
     )
     if metrics:
         metrics.cleanup_runs.labels("ran").inc()
@@ -102,19 +105,15 @@ async def run_cleanup(
 
 
 async def cleanup_forever(
-    pool: asyncpg.Pool,
-    settings: Settings,
-    metrics: Metrics,
-    on_room_ended: Callable[[uuid.UUID, str], Awaitable[None]],
+    settings: Settings, metrics: Metrics, clean_up: Callable[[], Awaitable[CleanupReport]]
 ) -> None:
-    """The periodic task inside `moot serve`; a failed pass is logged and tried again later.
-    Everyone still connected to a room it ends hears `room.ended`."""
+    """The periodic task inside `moot serve`: `clean_up` is the room service's pass (this
+    module's, and what follows from it in Redis and LiveKit). A failed pass is logged and
+    tried again later."""
     while True:
         await asyncio.sleep(settings.cleanup_interval_seconds)
         try:
-            report = await run_cleanup(pool, settings, metrics)
-            for room_id in report.ended_room_ids:
-                await on_room_ended(room_id, "cleanup")
+            await clean_up()
         except (asyncpg.PostgresError, RedisError, OSError) as exc:
             metrics.cleanup_runs.labels("failed").inc()
             log.warning("cleanup_failed", error=str(exc))

@@ -86,6 +86,11 @@ class RoomEvents:
         ended = _encode(RoomEnded(reason=reason))
         await _announce(self._log.publish(topic("room", room_id), ended))
 
+    async def forget(self, room_id: uuid.UUID) -> None:
+        """The room was deleted: nobody will hear its topic again, so its chat and event log
+        go now (if Redis is away, they expire with their TTL)."""
+        await _announce(self._chat.forget_room(room_id))
+
 
 async def _announce(publishing: Awaitable[object]) -> None:
     try:

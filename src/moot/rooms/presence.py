@@ -5,6 +5,10 @@ Redis holds, across instances, how many room sockets each participant has open
 (`presence:{room}:{participant}`) and when the ones with none left are due to leave (the sorted
 set `presence:due`). Every instance sweeps what is due; `ZREM` decides which one acts on an
 entry. Participants who never opened a socket (API clients) are never touched.
+
+Neither key outlives its use: a count expires a day after its last socket opened, and the due
+set empties as it is swept (Redis drops an empty set) and expires a day after its last entry
+if no instance is left to sweep it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ DUE_KEY = "presence:due"
 OnGone = Callable[[uuid.UUID, uuid.UUID, datetime], Awaitable[None]]
 _SWEEP_EVERY = 1.0  # seconds
 _COUNT_TTL = 24 * 3600  # a count left behind by a crashed instance expires on its own
+_DUE_TTL = 24 * 3600  # past the last departure's deadline: nobody swept them for a day
 
 
 def _count_key(room_id: uuid.UUID, participant_id: uuid.UUID) -> str:
@@ -64,7 +69,10 @@ class Presence:
         left: int = await self._redis.decr(_count_key(room_id, participant_id))
         if left <= 0:
             deadline_ms = int((time.time() + self.grace_seconds) * 1000)
-            await self._redis.zadd(DUE_KEY, {_member(room_id, participant_id): deadline_ms})
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(DUE_KEY, {_member(room_id, participant_id): deadline_ms})
+                pipe.expire(DUE_KEY, self.grace_seconds + _DUE_TTL)
+                await pipe.execute()
 
     async def sweep(self, on_gone: OnGone) -> int:
         """Let everyone due leave; the number of departures this instance handled."""

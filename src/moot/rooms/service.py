@@ -23,12 +23,21 @@ import msgspec
 import structlog
 
 from moot.errors import ErrorCode, MootError
+from moot.infra.metrics import Metrics
 from moot.infra.ratelimit import RateLimiter
 from moot.media.livekit import LiveKit
-from moot.media.schemas import MediaAccess, MediaSessionEvent, MuteResult, TrackKind, WebhookResult
+from moot.media.schemas import (
+    MediaAccess,
+    MediaSessionEvent,
+    MuteResult,
+    TrackKind,
+    WebhookResult,
+    WebRTCConfig,
+)
 from moot.media.service import MediaService
 from moot.realtime.topics import topic
 from moot.rooms import store
+from moot.rooms.cleanup import CleanupReport, run_cleanup
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
 from moot.rooms.schemas import (
@@ -338,6 +347,15 @@ class RoomService:
         room, seat = await self.seat_and_room(room_id, participant_id)
         return await self._access(room, seat)
 
+    async def webrtc_config(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, server_host: str | None = None
+    ) -> WebRTCConfig:
+        """ICE servers with TURN credentials, for participants of an active room only: a relay
+        costs bandwidth, so it is not handed to anyone who merely has an identity.
+        `server_host` is the host the caller reached moot at (its own STUN server is there)."""
+        room, seat = await self.seat_and_room(room_id, participant_id)
+        return self._media.webrtc_config(seat.participant_id, room.expires_at, server_host)
+
     async def mute(
         self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID, kind: TrackKind
     ) -> MuteResult:
@@ -353,14 +371,30 @@ class RoomService:
     async def media_webhook(self, body: bytes, authorization: str) -> WebhookResult:
         """Apply a LiveKit webhook: a media session started or ended for a participant.
         LiveKit closing an empty media room does not end the meeting."""
-        event = self._media.webhook(body, authorization)
+        event = await self._media.webhook(body, authorization)
         if isinstance(event, WebhookResult):
             return event
         kind = "participant_joined" if event.joined else "participant_left"
-        if event.joined:
-            applied = await self._joined_media(event)
-            return WebhookResult(event=kind, applied=applied)
-        return WebhookResult(event=kind, applied=await self._left_media(event))
+        try:
+            if event.joined:
+                applied = await self._joined_media(event)
+            else:
+                applied = await self._left_media(event)
+        except Exception:
+            await self._media.webhook_not_applied(event)
+            raise
+        return WebhookResult(event=kind, applied=applied)
+
+    async def clean_up(self, metrics: Metrics | None = None) -> CleanupReport:
+        """One cleanup pass (rooms/cleanup.py), then what follows from it outside PostgreSQL:
+        everyone still in a room it ended hears so and its media closes; a room it deleted
+        takes its chat and event log with it."""
+        report = await run_cleanup(self._pool, self._settings, metrics)
+        for room_id in report.ended_room_ids:
+            await self.room_closed(room_id, "cleanup")
+        for room_id in report.deleted_room_ids:
+            await self._events.forget(room_id)
+        return report
 
     async def room_closed(self, room_id: uuid.UUID, reason: str) -> None:
         """A meeting ended outside a request (cleanup): tell everyone, close its media."""
@@ -471,12 +505,14 @@ class RoomService:
     async def remove_participant(
         self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID
     ) -> ParticipantView:
-        if target_id == host_id:
-            raise MootError(
-                "invalid_request", "The host cannot remove themselves; leave the room instead."
-            )
         async with self._pool.acquire() as conn, conn.transaction():
+            # Who may remove anyone comes first: a guest removing themselves is refused as
+            # not the host, like any other guest calling a host action.
             locked, _ = await self._host_seat(conn, room_id, host_id)
+            if target_id == host_id:
+                raise MootError(
+                    "invalid_request", "The host cannot remove themselves; leave the room instead."
+                )
             target = await store.active_seat(conn, room_id, target_id)
             if target is None:
                 raise MootError("participant_not_found")

@@ -42,6 +42,7 @@ export class MediaStore extends Observable<MediaState> {
   private started = false;
   private participants: Participant[] = [];
   private unsubscribeLocal = () => {};
+  private iceRefresh: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly roomId: string,
@@ -102,6 +103,7 @@ export class MediaStore extends Observable<MediaState> {
 
   close() {
     this.started = false;
+    clearTimeout(this.iceRefresh);
     this.session?.close();
     this.session = null;
     this.unsubscribeLocal();
@@ -110,6 +112,25 @@ export class MediaStore extends Observable<MediaState> {
   private mutedByHost(kind: 'audio' | 'video') {
     if (kind === 'audio') this.local.setMic(false);
     else void this.local.setCam(false);
+  }
+
+  /** TURN credentials expire with the room or after a few hours: fetch fresh ones before
+   * they do (at four fifths of their life), for as long as this session runs. */
+  private refreshIceServers(mesh: MeshSession, ttlSeconds: number, stale: () => boolean) {
+    clearTimeout(this.iceRefresh);
+    this.iceRefresh = setTimeout(
+      () => {
+        api.webrtcConfig(this.roomId).then(
+          (config) => {
+            if (stale()) return;
+            mesh.setIceServers(config.iceServers.map(iceServer));
+            this.refreshIceServers(mesh, config.ttl_seconds, stale);
+          },
+          () => undefined, // the room ended or we left: the session is closing anyway
+        );
+      },
+      Math.max(30, ttlSeconds * 0.8) * 1000,
+    );
   }
 
   private async start(run: number) {
@@ -136,10 +157,11 @@ export class MediaStore extends Observable<MediaState> {
         session.updateLocal(localTracks(this.local.snapshot));
         await session.connect(access.url, access.token);
       } else {
-        const config = await api.webrtcConfig();
+        const config = await api.webrtcConfig(this.roomId);
         if (stale()) return;
         const mesh = new MeshSession(this.self, this.send, { iceServers: config.iceServers.map(iceServer) }, callbacks);
         this.session = mesh;
+        this.refreshIceServers(mesh, config.ttl_seconds, stale);
         this.set({ mode: 'mesh' });
         mesh.setParticipants(this.participants);
         mesh.updateLocal(localTracks(this.local.snapshot));

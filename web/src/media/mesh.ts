@@ -54,9 +54,16 @@ export class MeshSession implements MediaSession {
   constructor(
     private readonly self: string,
     private readonly send: Send,
-    private readonly config: RTCConfiguration,
+    private config: RTCConfiguration,
     private readonly callbacks: MediaCallbacks,
   ) {}
+
+  /** Fresh ICE servers (TURN credentials expire): used by new connections and by the ICE
+   * restart of one that failed. */
+  setIceServers(iceServers: RTCIceServer[]) {
+    this.config = { ...this.config, iceServers };
+    for (const peer of this.peers.values()) peer.pc.setConfiguration({ ...peer.pc.getConfiguration(), iceServers });
+  }
 
   /** Who is in the room, with when they joined (which decides who is polite). */
   setParticipants(list: Array<{ participant_id: string; joined_at: string }>) {
