@@ -529,9 +529,13 @@ def test_caddy_accepts_the_caddyfile_and_routes_as_intended(tmp_path: Path) -> N
     assert adapted.returncode == 0, adapted.stderr
     routes = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]["routes"]
     by_host = {route["match"][0]["host"][0]: route["handle"][0]["routes"] for route in routes}
+    site = by_host["meet.example.net"]
+    # First of all, responses are compressed (moot's precompressed files pass through).
+    assert site[0]["handle"][0]["handler"] == "encode"
+    assert set(site[0]["handle"][0]["encodings"]) == {"zstd", "gzip"}
     moot = {
         tuple(r.get("match", [{}])[0].get("path", ["*"])): r["handle"][0]["routes"][0]["handle"][0]
-        for r in by_host["meet.example.net"]
+        for r in site[1:]
     }
     assert moot[("/ws/transcribe",)]["upstreams"] == [{"dial": "worker:8001"}]
     assert moot[("/metrics",)]["status_code"] == 404
