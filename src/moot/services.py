@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from moot.accounts.service import AccountService
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
@@ -58,6 +59,7 @@ class Services:
     redis: Redis
     limiter: RateLimiter
     identity: IdentityService
+    accounts: AccountService
     log: TopicLog
     hub: Hub
     gateway: Gateway
@@ -103,6 +105,9 @@ async def build_services(
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,
+            "login_ip": settings.rate_limit_login_ip,
+            "login_email": settings.rate_limit_login_email,
+            "account_create": settings.rate_limit_account_create,
         },
         metrics,
         enabled=settings.rate_limit_enabled,
@@ -125,6 +130,9 @@ async def build_services(
         media=media,
         livekit=livekit,
         transcription_released=runs.released,
+    )
+    accounts = AccountService(
+        pool, settings, limiter, erase_account=rooms.forget_account, account_created=_no_space
     )
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(rooms, chat, log, presence)
@@ -155,6 +163,7 @@ async def build_services(
         redis=redis,
         limiter=limiter,
         identity=IdentityService(secret_key),
+        accounts=accounts,
         log=log,
         hub=hub,
         gateway=gateway,
@@ -183,6 +192,10 @@ async def build_services(
             await writer.close(timeout=10)
         if livekit is not None:
             await livekit.stop()
+
+
+async def _no_space(conn: Any, account: Any) -> None:
+    """Registration's hook for the account's first space (none yet)."""
 
 
 def provide_services(state: State) -> Any:
