@@ -52,3 +52,43 @@ $$;
 CREATE TRIGGER trg_participants_account
     BEFORE INSERT ON room_participants
     FOR EACH ROW EXECUTE FUNCTION moot_seat_account();
+
+-- Spaces (seed 004): an account's persistent places, with members in roles. Every account has
+-- at least one (made at registration); exactly one owner per space.
+CREATE TABLE spaces (
+    id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name       varchar(100) NOT NULL,
+    created_at timestamptz  NOT NULL DEFAULT now(),
+    updated_at timestamptz  NOT NULL DEFAULT now()
+);
+
+CREATE TABLE space_members (
+    space_id   uuid        NOT NULL REFERENCES spaces (id) ON DELETE CASCADE,
+    account_id uuid        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    role       varchar(16) NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    joined_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (space_id, account_id)
+);
+
+CREATE INDEX idx_space_members_account ON space_members (account_id);
+CREATE UNIQUE INDEX uq_space_members_one_owner ON space_members (space_id) WHERE role = 'owner';
+
+-- The space an account last chose; with none (or when it is gone), the earliest joined.
+CREATE TABLE active_spaces (
+    account_id uuid PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    space_id   uuid NOT NULL REFERENCES spaces (id) ON DELETE CASCADE
+);
+
+-- Invite codes: optional expiry and use limit. `uses` only grows through one conditional
+-- UPDATE, which is what keeps a 10-use invite at 10 under any number of simultaneous accepts.
+CREATE TABLE space_invites (
+    code       varchar(32) PRIMARY KEY,
+    space_id   uuid        NOT NULL REFERENCES spaces (id) ON DELETE CASCADE,
+    created_by uuid        REFERENCES accounts (id) ON DELETE SET NULL,
+    max_uses   integer     CHECK (max_uses >= 1),
+    uses       integer     NOT NULL DEFAULT 0,
+    expires_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX idx_space_invites_space ON space_invites (space_id);

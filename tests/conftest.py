@@ -83,7 +83,7 @@ async def stores(stores_dir: Path) -> AsyncIterator[TestStores]:
 async def db(stores: TestStores) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection for assertions, on tables emptied before the test."""
     conn = await asyncpg.connect(stores.database_url)
-    await conn.execute("TRUNCATE rooms, accounts CASCADE")
+    await conn.execute("TRUNCATE rooms, accounts, spaces CASCADE")
     try:
         yield conn
     finally:

@@ -111,7 +111,8 @@ async def test_registering_signs_in_with_a_cookie_and_a_bearer_token(
     for me in (by_cookie, by_bearer):
         assert me.status_code == 200, me.text
         assert me.json()["account"] == body["account"]
-        assert me.json()["spaces"] == []
+        [space] = me.json()["spaces"]  # every account starts with a space of its own
+        assert (space["role"], space["active"], space["member_count"]) == ("owner", True, 1)
 
     # Neither the password nor the token is stored: an argon2id hash and a SHA-256.
     stored_password = await db.fetchval("SELECT password_hash FROM accounts")

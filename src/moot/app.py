@@ -50,6 +50,7 @@ from moot.rooms.api import RoomController, room_socket
 from moot.rooms.cleanup import cleanup_forever
 from moot.services import Services, build_services, open_stores, provide_services
 from moot.settings import Settings
+from moot.spaces.api import InviteController, SpaceController, me
 from moot.transcription.api import TranscriptionController, transcribe_socket
 from moot.web import web_root, web_router
 
@@ -256,6 +257,9 @@ def create_app(
         create_identity,
         AccountController,
         SessionController,
+        me,
+        SpaceController,
+        InviteController,
         RoomController,
         ChatController,
         room_socket,

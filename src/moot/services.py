@@ -9,6 +9,7 @@ group, which cost about a tenth of the server's CPU on the join path (README, Pe
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from moot.rooms.presence import Presence
 from moot.rooms.service import RoomService
 from moot.rooms.topic import RoomTopic
 from moot.settings import Settings
+from moot.spaces.service import SpaceService
 from moot.transcription.control import TranscriptionControl, TranscriptionRuns
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.history import TranscriptHistory
@@ -60,6 +62,7 @@ class Services:
     limiter: RateLimiter
     identity: IdentityService
     accounts: AccountService
+    spaces: SpaceService
     log: TopicLog
     hub: Hub
     gateway: Gateway
@@ -131,8 +134,18 @@ async def build_services(
         livekit=livekit,
         transcription_released=runs.released,
     )
+    spaces = SpaceService(pool)
+
+    async def erase_account(conn: Any, account_id: uuid.UUID) -> None:
+        await spaces.forget_account(conn, account_id)
+        await rooms.forget_account(conn, account_id)
+
     accounts = AccountService(
-        pool, settings, limiter, erase_account=rooms.forget_account, account_created=_no_space
+        pool,
+        settings,
+        limiter,
+        erase_account=erase_account,
+        account_created=spaces.account_created,
     )
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(rooms, chat, log, presence)
@@ -164,6 +177,7 @@ async def build_services(
         limiter=limiter,
         identity=IdentityService(secret_key),
         accounts=accounts,
+        spaces=spaces,
         log=log,
         hub=hub,
         gateway=gateway,
@@ -192,10 +206,6 @@ async def build_services(
             await writer.close(timeout=10)
         if livekit is not None:
             await livekit.stop()
-
-
-async def _no_space(conn: Any, account: Any) -> None:
-    """Registration's hook for the account's first space (none yet)."""
 
 
 def provide_services(state: State) -> Any:

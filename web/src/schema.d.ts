@@ -55,6 +55,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invites/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Preview the space an invite leads to (no sign-in needed) */
+        get: operations["ApiV1InvitesCodePreview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invites/{code}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Join the space (signed in) */
+        post: operations["ApiV1InvitesCodeAcceptAccept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/livekit/webhook": {
         parameters: {
             query?: never;
@@ -519,6 +553,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/spaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your spaces, with your role in each */
+        get: operations["ApiV1SpacesListSpaces"];
+        put?: never;
+        /** Create a space; you own it */
+        post: operations["ApiV1SpacesCreateSpace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete (owner; 409 last_space) */
+        delete: operations["ApiV1SpacesSpaceIdDeleteSpace"];
+        options?: never;
+        head?: never;
+        /** Rename (owner) */
+        patch: operations["ApiV1SpacesSpaceIdRenameSpace"];
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make it your active space */
+        post: operations["ApiV1SpacesSpaceIdActivateActivate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create an invite (admin) */
+        post: operations["ApiV1SpacesSpaceIdInvitesCreateInvite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/invites/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke (admin) */
+        delete: operations["ApiV1SpacesSpaceIdInvitesCodeRevokeInvite"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members and their roles (members) */
+        get: operations["ApiV1SpacesSpaceIdMembersListMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Leave (your own id) or remove a member (admin) */
+        delete: operations["ApiV1SpacesSpaceIdMembersMemberIdRemoveMember"];
+        options?: never;
+        head?: never;
+        /** Change a member's role (admin); `owner` hands the space over (owner) */
+        patch: operations["ApiV1SpacesSpaceIdMembersMemberIdChangeRole"];
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -586,6 +742,11 @@ export interface components {
             current_password: string;
             new_password: string;
         };
+        /** ChangeRole */
+        ChangeRole: {
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+        };
         /** ChatMessage */
         ChatMessage: {
             content: string;
@@ -604,6 +765,11 @@ export interface components {
         ConfirmPassword: {
             password: string;
         };
+        /** CreateInvite */
+        CreateInvite: {
+            expires_in_seconds?: number | null;
+            max_uses?: number | null;
+        };
         /** CreateRoom */
         CreateRoom: {
             description?: string | null;
@@ -611,6 +777,10 @@ export interface components {
             max_participants?: number | null;
             /** @default  */
             title: string;
+        };
+        /** CreateSpace */
+        CreateSpace: {
+            name: string;
         };
         /** DeleteResult */
         DeleteResult: {
@@ -639,6 +809,30 @@ export interface components {
             participant_id: string;
             token: string;
         };
+        /** InvitePreview */
+        InvitePreview: {
+            code: string;
+            expires_at: string | null;
+            space: components["schemas"]["InviteSpace"];
+        };
+        /** InviteSpace */
+        InviteSpace: {
+            /** Format: uuid */
+            id: string;
+            member_count: number;
+            name: string;
+        };
+        /** InviteView */
+        InviteView: {
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            expires_at: string | null;
+            max_uses: number | null;
+            /** Format: uuid */
+            space_id: string;
+            uses: number;
+        };
         /** JoinRoom */
         JoinRoom: {
             display_name?: string | null;
@@ -657,7 +851,7 @@ export interface components {
         /** Me */
         Me: {
             account: components["schemas"]["AccountView"];
-            spaces: components["schemas"]["SpaceSummary"][];
+            spaces: components["schemas"]["SpaceView"][];
         };
         /** MediaAccess */
         MediaAccess: {
@@ -668,6 +862,20 @@ export interface components {
             room_name?: string | null;
             token?: string | null;
             url?: string | null;
+        };
+        /** MemberList */
+        MemberList: {
+            items: components["schemas"]["MemberView"][];
+        };
+        /** MemberView */
+        MemberView: {
+            /** Format: uuid */
+            account_id: string;
+            display_name: string;
+            /** Format: date-time */
+            joined_at: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
         };
         /** MessagePage */
         MessagePage: {
@@ -714,6 +922,10 @@ export interface components {
             display_name: string;
             email: string;
             password: string;
+        };
+        /** RenameSpace */
+        RenameSpace: {
+            name: string;
         };
         /** RoomSession */
         RoomSession: {
@@ -779,12 +991,21 @@ export interface components {
             account: components["schemas"]["AccountView"];
             token: string;
         };
-        /** SpaceSummary */
-        SpaceSummary: {
+        /** SpaceList */
+        SpaceList: {
+            items: components["schemas"]["SpaceView"][];
+        };
+        /** SpaceView */
+        SpaceView: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
             /** Format: uuid */
             id: string;
+            member_count: number;
             name: string;
-            role: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
         };
         /** TranscriptPage */
         TranscriptPage: {
@@ -937,6 +1158,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Identity"];
+                };
+            };
+        };
+    };
+    ApiV1InvitesCodePreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePreview"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1InvitesCodeAcceptAccept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
                 };
             };
         };
@@ -2091,6 +2386,370 @@ export interface operations {
                 };
                 content: {
                     "application/json": null;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesListSpaces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceList"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesCreateSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSpace"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdDeleteSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdRenameSpace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameSpace"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdActivateActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdInvitesCreateInvite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvite"] | null;
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdInvitesCodeRevokeInvite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdMembersListMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdMembersMemberIdRemoveMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdMembersMemberIdChangeRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeRole"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberView"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

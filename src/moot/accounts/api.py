@@ -25,7 +25,6 @@ from moot.accounts.schemas import (
     ChangePassword,
     ConfirmPassword,
     Login,
-    Me,
     Register,
     SessionList,
     SignedIn,
@@ -157,10 +156,6 @@ class AccountController(Controller):
         client = client_info(request)
         body = await services.accounts.register(data, client.ip, client.user_agent)
         return _with_session(request, services, body)
-
-    @get("/me", summary="The signed-in account and its spaces")
-    async def me(self, services: Svc, account: Account) -> Me:
-        return Me(account=account.account, spaces=[])
 
     @patch("/me", summary="Change the display name or the email (the email needs the password)")
     async def update_me(

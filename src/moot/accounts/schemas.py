@@ -55,17 +55,6 @@ class SignedIn(msgspec.Struct, kw_only=True):
     token: str
 
 
-class SpaceSummary(msgspec.Struct, kw_only=True):
-    id: uuid.UUID
-    name: str
-    role: str
-
-
-class Me(msgspec.Struct, kw_only=True):
-    account: AccountView
-    spaces: list[SpaceSummary]
-
-
 class SessionView(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     device: str  # read from the User-Agent at sign-in, such as "Firefox on Linux"
