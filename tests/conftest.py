@@ -83,7 +83,7 @@ async def stores(stores_dir: Path) -> AsyncIterator[TestStores]:
 async def db(stores: TestStores) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection for assertions, on tables emptied before the test."""
     conn = await asyncpg.connect(stores.database_url)
-    await conn.execute("TRUNCATE rooms CASCADE")
+    await conn.execute("TRUNCATE rooms, accounts, spaces CASCADE")
     try:
         yield conn
     finally:
@@ -108,6 +108,12 @@ def make_settings(**overrides: Any) -> Settings:
         "rate_limit_room_join": "1000/minute",
         "rate_limit_participant_requests": "1000/minute",
         "rate_limit_chat_message": "1000/second",
+        "rate_limit_login_ip": "1000/minute",
+        "rate_limit_login_email": "1000/minute",
+        "rate_limit_account_create": "1000/minute",
+        # argon2id at a small cost: tests register many accounts; one test checks the default.
+        "password_hash_memory_kib": 64,
+        "password_hash_iterations": 1,
         "db_pool_min": 1,
         "db_pool_max": 20,
         # Room tests use rooms bigger than a P2P mesh; test_media checks the mesh limit.

@@ -240,6 +240,41 @@ NOT_IN_TABLE = {
     ("POST", "/api/v1/identity"): "public: issues identities",
     ("POST", "/api/v1/livekit/webhook"): "LiveKit's signature, not a caller (test_media.py)",
     ("WS", "/ws/transcribe"): "a worker token from /transcription/start (test_transcription.py)",
+    # Accounts and spaces: their callers are sessions, not room seats; their own matrix of
+    # signed out, another account, member, admin, owner and removed member is
+    # test_spaces.py::test_authorization_matrix, and test_accounts.py covers every account route.
+    ("POST", "/api/v1/accounts"): "public: registration (test_accounts.py)",
+    ("POST", "/api/v1/sessions"): "public: sign-in (test_accounts.py)",
+    ("GET", "/api/v1/invites/{code:str}"): "public: the invite preview (test_spaces.py)",
+    **{
+        route: "a session's own account (test_accounts.py)"
+        for route in (
+            ("GET", "/api/v1/me"),
+            ("PATCH", "/api/v1/me"),
+            ("POST", "/api/v1/me/delete"),
+            ("POST", "/api/v1/me/password"),
+            ("GET", "/api/v1/sessions"),
+            ("DELETE", "/api/v1/sessions"),
+            ("DELETE", "/api/v1/sessions/current"),
+            ("DELETE", "/api/v1/sessions/{session_id:uuid}"),
+        )
+    },
+    **{
+        route: "space roles (test_spaces.py::test_authorization_matrix)"
+        for route in (
+            ("GET", "/api/v1/spaces"),
+            ("POST", "/api/v1/spaces"),
+            ("PATCH", "/api/v1/spaces/{space_id:uuid}"),
+            ("DELETE", "/api/v1/spaces/{space_id:uuid}"),
+            ("POST", "/api/v1/spaces/{space_id:uuid}/activate"),
+            ("POST", "/api/v1/spaces/{space_id:uuid}/invites"),
+            ("DELETE", "/api/v1/spaces/{space_id:uuid}/invites/{code:str}"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/members"),
+            ("PATCH", "/api/v1/spaces/{space_id:uuid}/members/{member_id:uuid}"),
+            ("DELETE", "/api/v1/spaces/{space_id:uuid}/members/{member_id:uuid}"),
+            ("POST", "/api/v1/invites/{code:str}/accept"),
+        )
+    },
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "moot"
-DOMAINS = {"identity", "rooms", "chat", "media", "transcription", "ops"}
+DOMAINS = {"accounts", "identity", "rooms", "chat", "media", "transcription", "ops", "spaces"}
 SHARED = {"realtime", "infra"}
 
 

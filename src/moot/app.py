@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot import __version__
+from moot.accounts.api import AccountController, SessionController, provide_account
 from moot.chat.api import ChatController
 from moot.errors import ERRORS, ErrorCode, MootError
 from moot.http import provide_room_id
@@ -50,6 +51,7 @@ from moot.rooms.api import RoomController, room_socket
 from moot.rooms.cleanup import cleanup_forever
 from moot.services import Services, build_services, open_stores, provide_services
 from moot.settings import Settings
+from moot.spaces.api import InviteController, SpaceController, me
 from moot.transcription.api import TranscriptionController, transcribe_socket
 from moot.web import web_root, web_router
 
@@ -201,7 +203,8 @@ def cors_config(origins: str) -> CORSConfig | None:
     return CORSConfig(
         allow_origins=allowed,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Content-Type", PARTICIPANT_HEADER, REQUEST_ID_HEADER],
+        allow_headers=["Content-Type", "Authorization", PARTICIPANT_HEADER, REQUEST_ID_HEADER],
+        allow_credentials=True,  # the session cookie of a signed-in browser
         expose_headers=[
             PARTICIPANT_HEADER,
             "X-Participant-Public-ID",
@@ -256,6 +259,11 @@ def create_app(
 
     api_routes: list[Any] = [
         create_identity,
+        AccountController,
+        SessionController,
+        me,
+        SpaceController,
+        InviteController,
         RoomController,
         ChatController,
         room_socket,
@@ -278,6 +286,7 @@ def create_app(
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "participant": Provide(provide_participant),
+            "account": Provide(provide_account),
             "room_id": Provide(provide_room_id),
         },
         exception_handlers={

@@ -9,6 +9,7 @@ group, which cost about a tenth of the server's CPU on the join path (README, Pe
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from moot.accounts.service import AccountService
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
@@ -36,6 +38,7 @@ from moot.rooms.presence import Presence
 from moot.rooms.service import RoomService
 from moot.rooms.topic import RoomTopic
 from moot.settings import Settings
+from moot.spaces.service import SpaceService
 from moot.transcription.control import TranscriptionControl, TranscriptionRuns
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.history import TranscriptHistory
@@ -58,6 +61,8 @@ class Services:
     redis: Redis
     limiter: RateLimiter
     identity: IdentityService
+    accounts: AccountService
+    spaces: SpaceService
     log: TopicLog
     hub: Hub
     gateway: Gateway
@@ -107,6 +112,9 @@ async def build_services(
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,
+            "login_ip": settings.rate_limit_login_ip,
+            "login_email": settings.rate_limit_login_email,
+            "account_create": settings.rate_limit_account_create,
         },
         metrics,
         enabled=settings.rate_limit_enabled,
@@ -129,6 +137,19 @@ async def build_services(
         media=media,
         livekit=livekit,
         seat_roles=runs,
+    )
+    spaces = SpaceService(pool)
+
+    async def erase_account(conn: Any, account_id: uuid.UUID) -> None:
+        await spaces.forget_account(conn, account_id)
+        await rooms.forget_account(conn, account_id)
+
+    accounts = AccountService(
+        pool,
+        settings,
+        limiter,
+        erase_account=erase_account,
+        account_created=spaces.account_created,
     )
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(rooms, chat, log, presence)
@@ -157,6 +178,8 @@ async def build_services(
         redis=redis,
         limiter=limiter,
         identity=IdentityService(secret_key),
+        accounts=accounts,
+        spaces=spaces,
         log=log,
         hub=hub,
         gateway=gateway,

@@ -61,6 +61,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Signing key for identity credentials. Generated and kept in data_dir when embedded.
     secret_key: str = ""
 
+    # Accounts (optional; anonymous use needs none). A session lasts this long after sign-in.
+    session_ttl_seconds: Seconds = 30 * 24 * 3600
+    password_min_length: Annotated[int, msgspec.Meta(ge=8, le=128)] = 10
+    # argon2id cost: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). Raise them on a
+    # faster machine; stored hashes made with other costs are upgraded at the next sign-in.
+    password_hash_memory_kib: Annotated[int, msgspec.Meta(ge=8, le=4_194_304)] = 19_456
+    password_hash_iterations: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
+
     # Logs
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -136,6 +144,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_room_join: str = "120/minute"
     rate_limit_participant_requests: str = "600/minute"
     rate_limit_chat_message: str = "5/second;60/minute"
+    rate_limit_login_ip: str = "20/minute;200/hour"  # sign-in attempts per client IP
+    rate_limit_login_email: str = "5/minute;30/hour"  # sign-in attempts per email address
+    rate_limit_account_create: str = "10/hour"  # registrations per client IP
 
     def __post_init__(self) -> None:
         if self.room_default_max_participants > self.room_max_participants_limit:
@@ -151,6 +162,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "rate_limit_room_join",
             "rate_limit_participant_requests",
             "rate_limit_chat_message",
+            "rate_limit_login_ip",
+            "rate_limit_login_email",
+            "rate_limit_account_create",
         ):
             value = getattr(self, name)
             try:

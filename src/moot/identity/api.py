@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from litestar import Request, post
+from litestar import Request, WebSocket, post
 
+from moot.accounts.api import SAFE_METHODS, signed_in
 from moot.identity.schemas import Identity
 from moot.services import Svc
 
@@ -23,12 +24,17 @@ async def create_identity(services: Svc) -> Identity:
 async def provide_participant(request: Request[Any, Any, Any], services: Svc) -> uuid.UUID:
     """The caller's participant id.
 
-    A request without a credential gets a fresh identity, returned in the response's
-    `X-Participant-ID` header; a forged or malformed one is refused with 401.
+    Signed in (a session cookie or bearer token), it is the account's id, whatever
+    `X-Participant-ID` says: an account holder is the same person in every meeting.
+    Otherwise a request without a credential gets a fresh identity, returned in the
+    response's `X-Participant-ID` header; a forged or malformed one is refused with 401.
     """
     identity = services.identity
     credential = request.headers.get(PARTICIPANT_HEADER, "").strip()
-    if credential:
+    account = await signed_in(request, services, unsafe=request.method not in SAFE_METHODS)
+    if account is not None:
+        participant_id = account.account.id
+    elif credential:
         participant_id = identity.verify(credential)
     else:
         issued = identity.issue()
@@ -36,3 +42,12 @@ async def provide_participant(request: Request[Any, Any, Any], services: Svc) ->
         participant_id = issued.participant_id
     await services.limiter.check("participant_requests", str(participant_id))
     return participant_id
+
+
+async def socket_participant(socket: WebSocket[Any, Any, Any], services: Svc) -> uuid.UUID:
+    """The participant a WebSocket speaks for: the signed-in account (its cookie is checked
+    like an unsafe request's, against cross-site pages), else `?token=<credential>`."""
+    account = await signed_in(socket, services, unsafe=True)
+    if account is not None:
+        return account.account.id
+    return services.identity.verify(socket.query_params.get("token", ""))

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 
 from moot.errors import MootError
+from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
 from moot.services import Svc
@@ -17,7 +18,7 @@ async def gateway_socket(socket: WebSocket[Any, Any, Any], services: Svc) -> Non
     """Subscribe with `{"type": "subscribe", "topic": "room:<id>", "since"?: "<cursor>"}`."""
     await socket.accept()
     try:
-        caller = services.identity.verify(socket.query_params.get("token", ""))
+        caller = await socket_participant(socket, services)
     except MootError as exc:
         await socket.send_text(error(exc.code, exc.message))
         await socket.close(code=CloseCode.INVALID_CREDENTIAL, reason=exc.code)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, post, websocket
 from litestar.params import FromPath, JSONBody
 
+from moot.accounts.api import current_account
 from moot.errors import MootError
 from moot.http import Caller, RoomId, RoomRef, client_info
+from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
 from moot.rooms.schemas import (
@@ -37,6 +40,9 @@ class RoomController(Controller):
         services: Svc,
         participant: Caller,
     ) -> RoomSession:
+        account = current_account(request)
+        if data.display_name is None and account is not None:
+            data = msgspec.structs.replace(data, display_name=account.account.display_name)
         return await services.rooms.create_room(participant, data, client_info(request))
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
@@ -52,8 +58,14 @@ class RoomController(Controller):
         participant: Caller,
         room_id: RoomId,
     ) -> RoomSession:
+        account = current_account(request)
+        display_name = data.display_name
+        if display_name is None and account is not None:
+            display_name = account.account.display_name
+        if display_name is None:
+            raise MootError("validation_failed", "display_name is required.", field="display_name")
         return await services.rooms.join_room(
-            room_id, participant, data.display_name, client_info(request)
+            room_id, participant, display_name, client_info(request)
         )
 
     @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
@@ -99,6 +111,7 @@ _CLOSE_FOR = {
     "invalid_credential": CloseCode.INVALID_CREDENTIAL,
     "room_not_found": CloseCode.NOT_FOUND,
     "room_ended": CloseCode.ROOM_ENDED,
+    "session_expired": CloseCode.INVALID_CREDENTIAL,
 }
 
 
@@ -109,7 +122,7 @@ async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], ser
     `?since=<cursor>` replays the events missed since then."""
     await socket.accept()
     try:
-        caller = services.identity.verify(socket.query_params.get("token", ""))
+        caller = await socket_participant(socket, services)
         grant = await services.room_topic.grant(caller, room)
     except MootError as exc:
         await socket.send_text(error(exc.code, exc.message))

@@ -1,4 +1,5 @@
-"""Ending idle and expired rooms and forgetting participants' IPs and user agents.
+"""Ending idle and expired rooms, forgetting participants' IPs and user agents, and deleting
+expired account sessions.
 
 Runs as `moot cleanup` and every MOOT_CLEANUP_INTERVAL_SECONDS inside `moot serve`. A
 transaction-level advisory lock lets exactly one instance do a pass at a time; the others skip.
@@ -15,6 +16,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from moot.accounts.service import purge_expired_sessions
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import CLEANUP_LOCK
 from moot.settings import Settings
@@ -30,6 +32,7 @@ class CleanupReport(msgspec.Struct, kw_only=True):
     ended_expired: int = 0
     participants_purged: int = 0
     rooms_deleted: int = 0
+    sessions_deleted: int = 0
 
 
 _END_ROOMS = """
@@ -81,6 +84,7 @@ async def run_cleanup(
             _PURGE_PERSONAL_DATA, settings.participant_data_retention_seconds
         )
         deleted = await conn.fetch(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
+        sessions_deleted = await purge_expired_sessions(conn)
     report = CleanupReport(
         ran=True,
         ended_idle=len(idle),
@@ -89,6 +93,7 @@ async def run_cleanup(
         deleted_room_ids=[r["id"] for r in deleted],
         participants_purged=int(purged.split()[-1]),
         rooms_deleted=len(deleted),
+        sessions_deleted=sessions_deleted,
     )
     if metrics:
         metrics.cleanup_runs.labels("ran").inc()
@@ -100,6 +105,7 @@ async def run_cleanup(
         ended_expired=report.ended_expired,
         participants_purged=report.participants_purged,
         rooms_deleted=report.rooms_deleted,
+        sessions_deleted=report.sessions_deleted,
     )
     return report
 

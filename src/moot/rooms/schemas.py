@@ -20,11 +20,13 @@ class CreateRoom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: Title = ""
     description: Description | None = None
     max_participants: Annotated[int, msgspec.Meta(ge=2)] | None = None
-    display_name: DisplayName = "Host"
+    # Without one: the account's display name when signed in, else "Host".
+    display_name: DisplayName | None = None
 
 
 class JoinRoom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    display_name: DisplayName
+    # Required of anonymous callers; a signed-in caller's default is the account's name.
+    display_name: DisplayName | None = None
 
 
 class TransferHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

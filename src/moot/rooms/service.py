@@ -229,6 +229,10 @@ class RoomService:
             raise MootError("room_ended" if room.status == "ended" else "not_a_participant")
         return room, seat
 
+    async def forget_account(self, conn: store.Conn, account_id: uuid.UUID) -> None:
+        """Erase what the rooms keep about an account being deleted, in its transaction."""
+        await store.forget_account(conn, account_id)
+
     # -- create, join, leave -------------------------------------------------------------
 
     async def create_room(
@@ -247,7 +251,8 @@ class RoomService:
         # in one language for everyone).
         title = clean_text(body.title)
         description = clean_text(body.description) if body.description else None
-        display_name = clean_display_name(body.display_name)
+        name = "Host" if body.display_name is None else body.display_name
+        display_name = clean_display_name(name)
         expires_at = datetime.now(UTC) + timedelta(seconds=settings.room_max_lifetime_seconds)
 
         async with self._pool.acquire() as conn, conn.transaction():

@@ -316,3 +316,20 @@ async def present_or_host(
         preferred,
     )
     return found
+
+
+DELETED_ACCOUNT_NAME = "Deleted account"
+
+
+async def forget_account(conn: Conn, account_id: uuid.UUID) -> None:
+    """An account is being deleted: its seats keep their place in each room's history (and
+    its transcript lines their speaker) but lose its name, address and browser."""
+    await conn.execute(
+        """
+        UPDATE room_participants
+        SET display_name = $2, client_ip = NULL, user_agent = NULL
+        WHERE account_id = $1
+        """,
+        account_id,
+        DELETED_ACCOUNT_NAME,
+    )
