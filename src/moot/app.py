@@ -26,7 +26,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -141,6 +141,9 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == ScopeType.WEBSOCKET:
+                await _logged_socket(app, scope, receive, send)
+                return
             if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
@@ -184,6 +187,43 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
         return middleware
 
     return factory
+
+
+async def _logged_socket(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """One `websocket` line per socket when it ends: route template, whether it was accepted,
+    the close code and who closed, its length. Never the path's query (`?token=`, `?ticket=`)
+    nor the client's address, which the server's own WebSocket line would print."""
+    started = time.perf_counter()
+    accepted = False
+    code: int | None = None
+    closed_by: str | None = None
+
+    async def receive_wrapper() -> ReceiveMessage:
+        nonlocal code, closed_by
+        message = await receive()
+        if message["type"] == "websocket.disconnect" and closed_by is None:
+            code, closed_by = message.get("code", 1005), "client"
+        return message
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal accepted, code, closed_by
+        if message["type"] == "websocket.accept":
+            accepted = True
+        elif message["type"] == "websocket.close" and closed_by is None:
+            code, closed_by = message.get("code", 1000), "server"
+        await send(message)
+
+    try:
+        await app(scope, receive_wrapper, send_wrapper)
+    finally:
+        log.info(
+            "websocket",
+            route=scope.get("path_template") or "unmatched",
+            accepted=accepted,
+            code=code,
+            closed_by=closed_by,
+            seconds=round(time.perf_counter() - started, 1),
+        )
 
 
 # -- app -----------------------------------------------------------------------------------

@@ -116,12 +116,8 @@ def _run(settings: Settings, component: Component, port: int) -> int:
             secret_key=found.secret_key,
             component=component,
         )
-        log.info(
-            "moot_listening",
-            component=component,
-            url=f"http://{settings.host}:{port}",
-            embedded=settings.embedded,
-        )
+        # The port alone: no address in any log line (README, Operations: What is logged).
+        log.info("moot_listening", component=component, port=port, embedded=settings.embedded)
         if settings.server == "granian":
             _run_granian(settings, found, component, port)
             return 0

@@ -117,4 +117,4 @@ async def cleanup_forever(
                 await on_room_ended(room_id, "cleanup")
         except (asyncpg.PostgresError, RedisError, OSError) as exc:
             metrics.cleanup_runs.labels("failed").inc()
-            log.warning("cleanup_failed", error=str(exc))
+            log.warning("cleanup_failed", error=type(exc).__name__)
