@@ -44,7 +44,7 @@ from moot.infra.metrics import Metrics
 from moot.media.api import MediaController
 from moot.media.turn_probe import probe_forever
 from moot.ops.api import health, metrics, ready
-from moot.realtime.api import gateway_socket
+from moot.realtime.api import gateway_socket, gateway_ticket
 from moot.rooms.api import RoomController, room_socket
 from moot.rooms.cleanup import cleanup_forever
 from moot.services import Services, build_services, open_stores, provide_services
@@ -295,6 +295,7 @@ def create_app(
         RoomController,
         ChatController,
         room_socket,
+        gateway_ticket,
         gateway_socket,
         MediaController,
         TranscriptionController,

@@ -7,12 +7,14 @@ import ipaddress
 import uuid
 from typing import Annotated, Any
 
-from litestar import Request
+from litestar import Request, WebSocket
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
+from moot.realtime.tickets import GATEWAY
+from moot.realtime.topics import topic
 from moot.rooms.service import ClientInfo
-from moot.services import Svc
+from moot.services import Services, Svc
 
 Caller = NamedDependency[uuid.UUID]  # the calling participant, from X-Participant-ID
 
@@ -42,3 +44,18 @@ def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
             ip = None
     user_agent = request.headers.get("user-agent")
     return ClientInfo(ip=ip, user_agent=user_agent[:512] if user_agent else None)
+
+
+async def socket_caller(
+    socket: WebSocket[Any, Any, Any], services: Services, room: str | None = None
+) -> uuid.UUID:
+    """Who is opening this socket: `?ticket=` (one-time, from `POST …/ws-ticket`), or the
+    credential itself as `?token=`, which clients written before tickets still send.
+
+    `room` is the room socket's `{room}`: its ticket must have been issued for that room.
+    Without it the socket is the gateway, whose ticket names no room."""
+    ticket = socket.query_params.get("ticket")
+    if ticket is None:
+        return services.identity.verify(socket.query_params.get("token", ""))
+    purpose = GATEWAY if room is None else topic("room", await services.rooms.resolve(room))
+    return await services.tickets.redeem(ticket, purpose)

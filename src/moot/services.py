@@ -30,6 +30,7 @@ from moot.media.service import MediaService
 from moot.realtime.gateway import Gateway
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
+from moot.realtime.tickets import SocketTickets
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
 from moot.rooms.presence import Presence
@@ -58,6 +59,7 @@ class Services:
     redis: Redis
     limiter: RateLimiter
     identity: IdentityService
+    tickets: SocketTickets
     log: TopicLog
     hub: Hub
     gateway: Gateway
@@ -155,6 +157,7 @@ async def build_services(
         redis=redis,
         limiter=limiter,
         identity=IdentityService(secret_key),
+        tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
         hub=hub,
         gateway=gateway,

@@ -83,6 +83,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 65_536
     ws_send_queue_size: Annotated[int, msgspec.Meta(ge=8)] = 512
     ws_compression: bool = False
+    # A WebSocket ticket (POST …/ws-ticket) opens one socket, within this many seconds.
+    ws_ticket_ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
     # A participant whose last room socket closed leaves after this long unless they are back
     # (a crashed tab frees its seat; a reload keeps it). 0 turns it off.
     presence_grace_seconds: Annotated[int, msgspec.Meta(ge=0)] = 30
