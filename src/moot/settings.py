@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     web_dir: str = ""  # the web client's build; empty: the packaged one, else web/dist
     forwarded_allow_ips: str = "127.0.0.1"
     server: Literal["uvicorn", "granian"] = "uvicorn"  # the ASGI server (README, Performance)
+    # A request must arrive whole (head and body) this long after its connection opened or its
+    # first byte came; otherwise the connection is closed (stalled clients, slowloris).
+    http_request_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     # Origins (comma-separated) whose pages may call the API from a browser: a web client
     # served from another host. Empty: only pages moot serves itself (same origin).
     cors_origins: str = ""
