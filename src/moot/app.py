@@ -123,10 +123,12 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[An
 
 
 def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The route template, as in the `request` line: a path holds room codes.
+    route = request.scope.get("path_template") or "unmatched"
     if isinstance(exc, _UNAVAILABLE):
-        log.error("backing_service_unavailable", error=type(exc).__name__, path=request.url.path)
+        log.error("backing_service_unavailable", error=type(exc).__name__, route=route)
         return _error_response("service_unavailable")
-    log.exception("unhandled_error", path=request.url.path)
+    log.exception("unhandled_error", route=route)
     return _error_response("internal_error")
 
 

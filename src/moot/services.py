@@ -102,6 +102,8 @@ async def build_services(
         redis,
         {
             "room_create": settings.rate_limit_room_create,
+            "identity_create": settings.rate_limit_identity_create,
+            "room_lookup": settings.rate_limit_room_lookup,
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,

@@ -133,6 +133,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
     rate_limit_enabled: bool = True
     rate_limit_room_create: str = "20/minute"
+    rate_limit_identity_create: str = "60/minute;600/hour"
+    rate_limit_room_lookup: str = "120/minute"
     rate_limit_room_join: str = "120/minute"
     rate_limit_participant_requests: str = "600/minute"
     rate_limit_chat_message: str = "5/second;60/minute"
@@ -148,6 +150,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise ConfigError(f"{ENV_PREFIX}DB_POOL_MIN exceeds {ENV_PREFIX}DB_POOL_MAX")
         for name in (
             "rate_limit_room_create",
+            "rate_limit_identity_create",
+            "rate_limit_room_lookup",
             "rate_limit_room_join",
             "rate_limit_participant_requests",
             "rate_limit_chat_message",

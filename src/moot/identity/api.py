@@ -15,8 +15,16 @@ ISSUED_IDENTITY_KEY = "moot.issued_identity"
 
 
 @post("/api/v1/identity", status_code=201, tags=["identity"], summary="Issue an identity")
-async def create_identity(services: Svc) -> Identity:
+async def create_identity(request: Request[Any, Any, Any], services: Svc) -> Identity:
     """A fresh anonymous identity. Send `token` back as the `X-Participant-ID` header."""
+    return await _mint(request, services)
+
+
+async def _mint(request: Request[Any, Any, Any], services: Svc) -> Identity:
+    """A new identity, counted against the client address's budget (`identity_create`),
+    whether asked for or issued to a request that came without a credential."""
+    client = request.client.host if request.client else "unknown"
+    await services.limiter.check("identity_create", client)
     return services.identity.issue()
 
 
@@ -31,7 +39,7 @@ async def provide_participant(request: Request[Any, Any, Any], services: Svc) ->
     if credential:
         participant_id = identity.verify(credential)
     else:
-        issued = identity.issue()
+        issued = await _mint(request, services)
         cast(dict[str, Any], request.scope)[ISSUED_IDENTITY_KEY] = issued
         participant_id = issued.participant_id
     await services.limiter.check("participant_requests", str(participant_id))

@@ -42,8 +42,10 @@ class RoomController(Controller):
         return await services.rooms.create_room(participant, data, client_info(request))
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
-    async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
-        return await services.rooms.get_room(await services.rooms.resolve(room))
+    async def get_room(
+        self, request: Request[Any, Any, Any], services: Svc, room: RoomRef
+    ) -> RoomView:
+        return await services.rooms.look_up(room, client_info(request))
 
     @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
     async def join_room(
