@@ -105,6 +105,8 @@ def make_settings(**overrides: Any) -> Settings:
         "secret_key": SECRET,
         "cleanup_enabled": False,
         "rate_limit_room_create": "1000/minute",
+        "rate_limit_identity_create": "10000/minute",
+        "rate_limit_room_lookup": "1000/minute",
         "rate_limit_room_join": "1000/minute",
         "rate_limit_participant_requests": "1000/minute",
         "rate_limit_chat_message": "1000/second",

@@ -153,6 +153,16 @@ ROWS = [
         members_only(**{GUEST: (403, "not_message_author")}),
     ),
     Row("POST", f"{R}/media/token", "/api/v1/rooms/{room}/media/token", members_only()),
+    Row("POST", f"{R}/ws-ticket", "/api/v1/rooms/{room}/ws-ticket", members_only()),
+    Row(
+        "POST",
+        "/api/v1/ws-ticket",
+        "/api/v1/ws-ticket",
+        # The gateway's ticket names no room: any valid identity may open the gateway, and
+        # each subscription is then asked of its topic (the gateway rows below).
+        {c: (200, None) for c in (NONE, OUTSIDER, REMOVED, OTHER, ENDED)}
+        | {FORGED: UNSIGNED, BARE: UNSIGNED},
+    ),
     Row(
         "POST",
         f"{R}/participants/{{target:uuid}}/mute",

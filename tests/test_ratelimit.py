@@ -1,4 +1,5 @@
-"""Rate limits: per client IP for room creation, per room for joins, per identity for requests.
+"""Rate limits: per client IP for room creation, new identities and room lookups, per room for
+joins, per identity for requests.
 
 The counters live in Redis, so every instance sharing the stores enforces one budget.
 """
@@ -89,6 +90,57 @@ async def test_rate_limits_can_be_switched_off(moot_factory: MootFactory) -> Non
     guest = await moot.guest()
     for _ in range(3):
         assert (await create(guest)).status_code == 201
+
+
+# -- new identities, per client IP ---------------------------------------------------------
+
+
+async def test_the_fourth_identity_in_a_minute_from_one_ip_is_refused(
+    moot_factory: MootFactory,
+) -> None:
+    busy = await moot_factory(rate_limit_identity_create="3/minute")
+    elsewhere = await moot_factory(client_ip="198.51.100.50", rate_limit_identity_create="3/minute")
+    for _ in range(3):
+        assert (await busy.http.post("/api/v1/identity")).status_code == 201
+
+    refused = await busy.http.post("/api/v1/identity")
+
+    assert_rate_limited(refused, "identity_create")
+    assert "x-participant-id" not in refused.headers
+    assert (await elsewhere.http.post("/api/v1/identity")).status_code == 201
+
+
+async def test_identities_issued_to_requests_without_a_credential_spend_the_same_budget(
+    moot_factory: MootFactory,
+) -> None:
+    moot = await moot_factory(rate_limit_identity_create="2/minute")
+    guest = await moot.guest()  # the first
+    implicit = await moot.http.post("/api/v1/rooms", json={})  # the second, issued with it
+    assert implicit.status_code == 201
+    assert implicit.headers["x-participant-id"] != guest.token
+
+    refused = await moot.http.post("/api/v1/rooms", json={})
+    assert_rate_limited(refused, "identity_create")
+    # Whoever already holds an identity is not affected.
+    assert (await guest.post("/api/v1/rooms", json={})).status_code == 201
+
+
+# -- room lookups, per client IP -----------------------------------------------------------
+
+
+async def test_room_lookups_from_one_ip_are_limited_found_or_not(
+    moot_factory: MootFactory,
+) -> None:
+    busy = await moot_factory(rate_limit_room_lookup="3/minute")
+    elsewhere = await moot_factory(client_ip="198.51.100.50", rate_limit_room_lookup="3/minute")
+    room = await (await busy.guest()).create_room()
+    for code in (room["code"], "abc-defg-hij", "zzz-zzzz-zzz"):  # guessing codes
+        assert (await busy.http.get(f"/api/v1/rooms/{code}")).status_code in (200, 404)
+
+    refused = await busy.http.get(f"/api/v1/rooms/{room['code']}")
+
+    assert_rate_limited(refused, "room_lookup")
+    assert (await elsewhere.http.get(f"/api/v1/rooms/{room['code']}")).status_code == 200
 
 
 # -- joins, per room -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 # The TLS proxy on Nomad: Caddy on ports 80/443 of the nodes it runs on, with upstreams read
-# from Nomad's service catalogue. The same routes as deploy/Caddyfile (compose): the worker's
-# audio socket to moot-worker, LiveKit's signalling to livekit, everything else to moot-api.
+# from Nomad's service catalogue. The same timeouts, log filter and routes as deploy/Caddyfile
+# (compose): the worker's audio socket to moot-worker, LiveKit's signalling to livekit,
+# everything else to moot-api.
 # Caddy re-reads the rendered Caddyfile when an instance comes or goes (--watch).
 #
 # Certificates live in the host volume `caddy-data` (declare it in the client configuration:
@@ -81,6 +82,28 @@ job "moot-proxy" {
         destination = "local/Caddyfile"
         change_mode = "noop"
         data        = <<-EOT
+        {
+            servers {
+                timeouts {
+                    read_header 10s
+                }
+            }
+            log default {
+                format filter {
+                    wrap json
+                    fields {
+                        request>remote_ip delete
+                        request>client_ip delete
+                        request>headers>X-Participant-Id delete
+                        request>headers>X-Forwarded-For delete
+                        request>uri query {
+                            delete token
+                            delete ticket
+                        }
+                    }
+                }
+            }
+        }
         ${var.domain} {
             encode zstd gzip
             handle /metrics {

@@ -26,7 +26,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -46,7 +46,7 @@ from moot.media.api import MediaController
 from moot.media.stun import start_stun_server
 from moot.media.turn_probe import probe_forever
 from moot.ops.api import health, metrics, ready
-from moot.realtime.api import gateway_socket
+from moot.realtime.api import gateway_socket, gateway_ticket
 from moot.rooms.api import RoomController, room_socket
 from moot.rooms.cleanup import cleanup_forever
 from moot.services import Services, build_services, open_stores, provide_services
@@ -126,10 +126,12 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[An
 
 
 def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The route template, as in the `request` line: a path holds room codes.
+    route = request.scope.get("path_template") or "unmatched"
     if isinstance(exc, _UNAVAILABLE):
-        log.error("backing_service_unavailable", error=type(exc).__name__, path=request.url.path)
+        log.error("backing_service_unavailable", error=type(exc).__name__, route=route)
         return _error_response("service_unavailable")
-    log.exception("unhandled_error", path=request.url.path)
+    log.exception("unhandled_error", route=route)
     return _error_response("internal_error")
 
 
@@ -144,6 +146,9 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == ScopeType.WEBSOCKET:
+                await _logged_socket(app, scope, receive, send)
+                return
             if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
@@ -187,6 +192,43 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
         return middleware
 
     return factory
+
+
+async def _logged_socket(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """One `websocket` line per socket when it ends: route template, whether it was accepted,
+    the close code and who closed, its length. Never the path's query (`?token=`, `?ticket=`)
+    nor the client's address, which the server's own WebSocket line would print."""
+    started = time.perf_counter()
+    accepted = False
+    code: int | None = None
+    closed_by: str | None = None
+
+    async def receive_wrapper() -> ReceiveMessage:
+        nonlocal code, closed_by
+        message = await receive()
+        if message["type"] == "websocket.disconnect" and closed_by is None:
+            code, closed_by = message.get("code", 1005), "client"
+        return message
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal accepted, code, closed_by
+        if message["type"] == "websocket.accept":
+            accepted = True
+        elif message["type"] == "websocket.close" and closed_by is None:
+            code, closed_by = message.get("code", 1000), "server"
+        await send(message)
+
+    try:
+        await app(scope, receive_wrapper, send_wrapper)
+    finally:
+        log.info(
+            "websocket",
+            route=scope.get("path_template") or "unmatched",
+            accepted=accepted,
+            code=code,
+            closed_by=closed_by,
+            seconds=round(time.perf_counter() - started, 1),
+        )
 
 
 # -- app -----------------------------------------------------------------------------------
@@ -267,6 +309,7 @@ def create_app(
         RoomController,
         ChatController,
         room_socket,
+        gateway_ticket,
         gateway_socket,
         MediaController,
         TranscriptionController,

@@ -106,6 +106,7 @@ def _run(settings: Settings, component: Component, port: int) -> int:
 
         from moot.app import asgi_app, create_app
         from moot.infra.postgres import migrate_url
+        from moot.infra.server import with_request_deadline
 
         applied = asyncio.run(migrate_url(found.database_url))
         log.info("migrations_checked", applied=applied)
@@ -116,12 +117,8 @@ def _run(settings: Settings, component: Component, port: int) -> int:
             secret_key=found.secret_key,
             component=component,
         )
-        log.info(
-            "moot_listening",
-            component=component,
-            url=f"http://{settings.host}:{port}",
-            embedded=settings.embedded,
-        )
+        # The port alone: no address in any log line (README, Operations: What is logged).
+        log.info("moot_listening", component=component, port=port, embedded=settings.embedded)
         if settings.server == "granian":
             _run_granian(settings, found, component, port)
             return 0
@@ -139,6 +136,7 @@ def _run(settings: Settings, component: Component, port: int) -> int:
             log_config=None,
             access_log=False,
             server_header=False,
+            http=with_request_deadline(settings.http_request_timeout_seconds),
             timeout_graceful_shutdown=10,
             # Frames beyond our own limit get an error event; far beyond it, uvicorn closes 1009.
             ws_max_size=max(
@@ -157,6 +155,7 @@ def _run_granian(settings: Settings, found: Stores, component: Component, port: 
 
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     os.environ.update(
         MOOT_DATABASE_URL=found.database_url,
@@ -173,6 +172,10 @@ def _run_granian(settings: Settings, found: Stores, component: Component, port: 
         workers=1,
         websockets=True,
         log_enabled=False,
+        # granian's own clock covers the request head only (hyper's header_read_timeout).
+        http1_settings=HTTP1Settings(
+            header_read_timeout=round(settings.http_request_timeout_seconds * 1000)
+        ),
     ).serve()
 
 

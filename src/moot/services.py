@@ -32,6 +32,7 @@ from moot.media.service import MediaService
 from moot.realtime.gateway import Gateway
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
+from moot.realtime.tickets import SocketTickets
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
 from moot.rooms.presence import Presence
@@ -63,6 +64,7 @@ class Services:
     identity: IdentityService
     accounts: AccountService
     spaces: SpaceService
+    tickets: SocketTickets
     log: TopicLog
     hub: Hub
     gateway: Gateway
@@ -109,6 +111,8 @@ async def build_services(
         redis,
         {
             "room_create": settings.rate_limit_room_create,
+            "identity_create": settings.rate_limit_identity_create,
+            "room_lookup": settings.rate_limit_room_lookup,
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,
@@ -180,6 +184,7 @@ async def build_services(
         identity=IdentityService(secret_key),
         accounts=accounts,
         spaces=spaces,
+        tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
         hub=hub,
         gateway=gateway,

@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     web_dir: str = ""  # the web client's build; empty: the packaged one, else web/dist
     forwarded_allow_ips: str = "127.0.0.1"
     server: Literal["uvicorn", "granian"] = "uvicorn"  # the ASGI server (README, Performance)
+    # A request must arrive whole (head and body) this long after its connection opened or its
+    # first byte came; otherwise the connection is closed (stalled clients, slowloris).
+    http_request_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
     # Origins (comma-separated) whose pages may call the API from a browser: a web client
     # served from another host. Empty: only pages moot serves itself (same origin).
     cors_origins: str = ""
@@ -92,6 +95,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 65_536
     ws_send_queue_size: Annotated[int, msgspec.Meta(ge=8)] = 512
     ws_compression: bool = False
+    # A WebSocket ticket (POST …/ws-ticket) opens one socket, within this many seconds.
+    ws_ticket_ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
     # A participant whose last room socket closed leaves after this long unless they are back
     # (a crashed tab frees its seat; a reload keeps it). 0 turns it off.
     presence_grace_seconds: Annotated[int, msgspec.Meta(ge=0)] = 30
@@ -141,6 +146,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Rate limits, in the `limits` notation ("10/minute", "5/second;100/hour").
     rate_limit_enabled: bool = True
     rate_limit_room_create: str = "20/minute"
+    rate_limit_identity_create: str = "60/minute;600/hour"
+    rate_limit_room_lookup: str = "120/minute"
     rate_limit_room_join: str = "120/minute"
     rate_limit_participant_requests: str = "600/minute"
     rate_limit_chat_message: str = "5/second;60/minute"
@@ -159,6 +166,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise ConfigError(f"{ENV_PREFIX}DB_POOL_MIN exceeds {ENV_PREFIX}DB_POOL_MAX")
         for name in (
             "rate_limit_room_create",
+            "rate_limit_identity_create",
+            "rate_limit_room_lookup",
             "rate_limit_room_join",
             "rate_limit_participant_requests",
             "rate_limit_chat_message",

@@ -1,5 +1,6 @@
 // The moot HTTP API: one anonymous identity per browser, kept in localStorage and sent as
-// X-Participant-ID on every request (and as ?token= on WebSockets).
+// X-Participant-ID on every request. WebSockets open with a one-time ticket instead, so the
+// credential never appears in a URL.
 import type {
   ChatMessage,
   DeleteResult,
@@ -13,6 +14,7 @@ import type {
   ParticipantList,
   Room,
   RoomSession,
+  SocketTicket,
   TranscriptionStart,
   TranscriptionState,
   TranscriptPage,
@@ -140,6 +142,8 @@ export const api = {
     request<ChatMessage>('PUT', `${room(ref)}/chat/messages/${id}`, { content }),
   deleteMessage: (ref: string, id: string) => request<DeleteResult>('DELETE', `${room(ref)}/chat/messages/${id}`),
 
+  /** A one-time ticket for the room's socket, valid for seconds: ask for one per connection. */
+  roomSocketTicket: (ref: string) => request<SocketTicket>('POST', `${room(ref)}/ws-ticket`),
   mediaToken: (ref: string) => request<MediaAccess>('POST', `${room(ref)}/media/token`),
   webrtcConfig: (ref: string) => request<WebRTCConfig>('GET', `${room(ref)}/media/webrtc`),
 
@@ -166,11 +170,10 @@ export const api = {
   },
 };
 
-/** A WebSocket URL on this origin (or an absolute ws(s) URL) with the credential attached. */
-export function socketUrl(pathOrUrl: string, token: string, extra: Record<string, string> = {}): string {
+/** A WebSocket URL on this origin (or an absolute ws(s) URL) with these query parameters. */
+export function socketUrl(pathOrUrl: string, params: Record<string, string>): string {
   const base = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
   const url = new URL(pathOrUrl, base);
-  url.searchParams.set('token', token);
-  for (const [key, value] of Object.entries(extra)) url.searchParams.set(key, value);
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
   return url.toString();
 }

@@ -39,7 +39,7 @@ export class Meeting extends Observable<MeetingState> {
     local: LocalMedia,
   ) {
     super({ status: 'connecting', room, you: room.you, participants: [room.you], ending: null });
-    this.socket = new RoomSocket(room.id, identity.token, {
+    this.socket = new RoomSocket(room.id, {
       onEvent: (event) => this.onEvent(event),
       onStatus: (status) => this.set({ status }),
       onEnd: (ending, code) =>

@@ -1,7 +1,8 @@
-// The room's live channel (/ws/chat/{room}): events in, chat/typing/signalling out. It
+// The room's live channel (/ws/chat/{room}): events in, chat/typing/signalling out. Each
+// connection opens with a fresh one-time ticket (the credential stays out of the URL). It
 // reconnects on its own with `since=<last cursor>` so nothing is missed, and reports the
 // closes that end the meeting for this tab (removed, ended, left elsewhere).
-import { socketUrl } from './api';
+import { api, ApiError, socketUrl } from './api';
 import { CloseCode } from './closeCodes';
 import type { RoomEvent } from './types';
 
@@ -23,8 +24,18 @@ const FINAL_CLOSES: Partial<Record<CloseCode, Ending>> = {
   [CloseCode.NORMAL]: 'left',
 };
 
+/** Refusals of the ticket request that mean the same as the socket's final closes. */
+const FINAL_REFUSALS: Partial<Record<string, Ending>> = {
+  invalid_credential: 'credential',
+  not_a_participant: 'removed',
+  removed_from_room: 'removed',
+  room_not_found: 'not_found',
+  room_ended: 'ended',
+};
+
 export class RoomSocket {
   private ws: WebSocket | null = null;
+  private opening = false;
   private cursor: string | null = null;
   private attempts = 0;
   private stopped = false;
@@ -34,13 +45,12 @@ export class RoomSocket {
 
   constructor(
     private readonly roomId: string,
-    private readonly token: string,
     private readonly handlers: Handlers,
   ) {}
 
   start() {
     this.stopped = false;
-    this.open();
+    void this.open();
   }
 
   stop() {
@@ -61,10 +71,21 @@ export class RoomSocket {
     return true;
   }
 
-  private open() {
+  private async open() {
     this.handlers.onStatus(this.attempts === 0 && this.cursor === null ? 'connecting' : 'reconnecting');
-    const extra: Record<string, string> = this.cursor ? { since: this.cursor } : {};
-    const ws = new WebSocket(socketUrl(`/ws/chat/${this.roomId}`, this.token, extra));
+    this.opening = true;
+    let ticket: string;
+    try {
+      ticket = (await api.roomSocketTicket(this.roomId)).ticket;
+    } catch (error) {
+      this.opening = false;
+      if (!this.stopped) this.refused(error);
+      return;
+    }
+    this.opening = false;
+    if (this.stopped) return;
+    const params: Record<string, string> = { ticket, ...(this.cursor ? { since: this.cursor } : {}) };
+    const ws = new WebSocket(socketUrl(`/ws/chat/${this.roomId}`, params));
     this.ws = ws;
     this.lastError = null;
     ws.onmessage = (message) => {
@@ -94,10 +115,7 @@ export class RoomSocket {
         this.handlers.onEnd(ending, this.lastError ?? close.reason ?? null);
         return;
       }
-      this.attempts += 1;
-      this.handlers.onStatus('reconnecting');
-      const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempts, 5)) * (0.75 + Math.random() / 2);
-      this.retryTimer = window.setTimeout(() => this.open(), delay);
+      this.retryLater();
     };
     ws.onopen = () => {
       // Keepalive: proxies drop idle sockets, and a dead link shows up as a failed send.
@@ -105,10 +123,30 @@ export class RoomSocket {
     };
   }
 
+  /** No ticket: a refusal that ends the meeting for this tab ends it; anything else (the
+   * network, a busy server) is tried again like a dropped socket. */
+  private refused(error: unknown) {
+    const ending = error instanceof ApiError ? FINAL_REFUSALS[error.code] : undefined;
+    if (ending) {
+      this.stopped = true;
+      this.handlers.onStatus('closed');
+      this.handlers.onEnd(ending, (error as ApiError).code);
+      return;
+    }
+    this.retryLater();
+  }
+
+  private retryLater() {
+    this.attempts += 1;
+    this.handlers.onStatus('reconnecting');
+    const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempts, 5)) * (0.75 + Math.random() / 2);
+    this.retryTimer = window.setTimeout(() => void this.open(), delay);
+  }
+
   /** Reconnect now (the browser came back online) instead of waiting out the backoff. */
   retryNow() {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws || this.opening) return;
     clearTimeout(this.retryTimer);
-    this.open();
+    void this.open();
   }
 }

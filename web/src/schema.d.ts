@@ -517,6 +517,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rooms/{room}/ws-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A one-time ticket to open this room's socket (participants) */
+        post: operations["ApiV1RoomsWsTicketRoomSocketTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -690,6 +707,23 @@ export interface paths {
         head?: never;
         /** Change a member's role (admin); `owner` hands the space over (owner) */
         patch: operations["ApiV1SpacesSpaceIdMembersMemberIdChangeRole"];
+        trace?: never;
+    };
+    "/api/v1/ws-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A one-time ticket to open the gateway socket */
+        post: operations["ApiV1WsTicketGatewayTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/health": {
@@ -1021,6 +1055,11 @@ export interface components {
         SignedIn: {
             account: components["schemas"]["AccountView"];
             token: string;
+        };
+        /** SocketTicket */
+        SocketTicket: {
+            expires_in: number;
+            ticket: string;
         };
         /** SpaceList */
         SpaceList: {
@@ -2356,6 +2395,44 @@ export interface operations {
             };
         };
     };
+    ApiV1RoomsWsTicketRoomSocketTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The room's UUID or its code, such as `abc-defg-hij`. */
+                room: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SocketTicket"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiV1SessionsListSessions: {
         parameters: {
             query?: never;
@@ -2852,6 +2929,26 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+        };
+    };
+    ApiV1WsTicketGatewayTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SocketTicket"];
                 };
             };
         };

@@ -113,7 +113,7 @@ export class TranscriptStore extends Observable<TranscriptState> {
     try {
       const started = await api.startTranscription(this.roomId);
       this.set({ transcription: started });
-      const url = socketUrl(started.worker_url, started.token);
+      const url = socketUrl(started.worker_url, { token: started.token });
       this.transcriber = await Transcriber.start(audio, url, (code) => this.streamEnded(code));
       // Keep streaming after the user picked another microphone.
       this.unsubscribeLocal = this.local.subscribe(() => {

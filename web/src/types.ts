@@ -18,6 +18,7 @@ export type MuteResult = Schemas['MuteResult'];
 export type MuteKind = Schemas['MuteParticipant']['kind'];
 export type MediaAccess = Schemas['MediaAccess'];
 export type WebRTCConfig = Schemas['WebRTCConfig'];
+export type SocketTicket = Schemas['SocketTicket'];
 export type IceServer = Schemas['IceServer'];
 export type TranscriptionState = Schemas['TranscriptionState'];
 export type TranscriptionStart = Schemas['TranscriptionStart'];

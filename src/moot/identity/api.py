@@ -9,6 +9,8 @@ from litestar import Request, WebSocket, post
 
 from moot.accounts.api import SAFE_METHODS, signed_in
 from moot.identity.schemas import Identity
+from moot.realtime.tickets import GATEWAY
+from moot.realtime.topics import topic
 from moot.services import Svc
 
 PARTICIPANT_HEADER = "X-Participant-ID"
@@ -16,8 +18,16 @@ ISSUED_IDENTITY_KEY = "moot.issued_identity"
 
 
 @post("/api/v1/identity", status_code=201, tags=["identity"], summary="Issue an identity")
-async def create_identity(services: Svc) -> Identity:
+async def create_identity(request: Request[Any, Any, Any], services: Svc) -> Identity:
     """A fresh anonymous identity. Send `token` back as the `X-Participant-ID` header."""
+    return await _mint(request, services)
+
+
+async def _mint(request: Request[Any, Any, Any], services: Svc) -> Identity:
+    """A new identity, counted against the client address's budget (`identity_create`),
+    whether asked for or issued to a request that came without a credential."""
+    client = request.client.host if request.client else "unknown"
+    await services.limiter.check("identity_create", client)
     return services.identity.issue()
 
 
@@ -37,16 +47,27 @@ async def provide_participant(request: Request[Any, Any, Any], services: Svc) ->
     elif credential:
         participant_id = identity.verify(credential)
     else:
-        issued = identity.issue()
+        issued = await _mint(request, services)
         cast(dict[str, Any], request.scope)[ISSUED_IDENTITY_KEY] = issued
         participant_id = issued.participant_id
     await services.limiter.check("participant_requests", str(participant_id))
     return participant_id
 
 
-async def socket_participant(socket: WebSocket[Any, Any, Any], services: Svc) -> uuid.UUID:
-    """The participant a WebSocket speaks for: the signed-in account (its cookie is checked
-    like an unsafe request's, against cross-site pages), else `?token=<credential>`."""
+async def socket_participant(
+    socket: WebSocket[Any, Any, Any], services: Svc, room: str | None = None
+) -> uuid.UUID:
+    """The participant a WebSocket speaks for: `?ticket=` (one-time, from `POST …/ws-ticket`),
+    else the signed-in account (its cookie is checked like an unsafe request's, against
+    cross-site pages), else the credential itself as `?token=`, which clients written before
+    tickets still send.
+
+    `room` is the room socket's `{room}`: its ticket must have been issued for that room.
+    Without it the socket is the gateway, whose ticket names no room."""
+    ticket = socket.query_params.get("ticket")
+    if ticket is not None:
+        purpose = GATEWAY if room is None else topic("room", await services.rooms.resolve(room))
+        return await services.tickets.redeem(ticket, purpose)
     account = await signed_in(socket, services, unsafe=True)
     if account is not None:
         return account.account.id

@@ -1,21 +1,36 @@
-"""The gateway socket `/ws?token=…`: one per client, topics inside (realtime/gateway.py)."""
+"""The gateway socket `/ws?ticket=…`: one per client, topics inside (realtime/gateway.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import WebSocket, websocket
+from litestar import WebSocket, post, websocket
 
 from moot.errors import MootError
+from moot.http import Caller
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
+from moot.realtime.tickets import GATEWAY, SocketTicket
 from moot.services import Svc
+
+
+@post(
+    "/api/v1/ws-ticket",
+    status_code=200,
+    tags=["realtime"],
+    summary="A one-time ticket to open the gateway socket",
+)
+async def gateway_ticket(services: Svc, participant: Caller) -> SocketTicket:
+    """Open `/ws?ticket=<ticket>` within `expires_in` seconds; the ticket opens one socket.
+    It keeps the long-lived credential out of the socket's URL."""
+    return await services.tickets.issue(participant, GATEWAY)
 
 
 @websocket("/ws")
 async def gateway_socket(socket: WebSocket[Any, Any, Any], services: Svc) -> None:
-    """Subscribe with `{"type": "subscribe", "topic": "room:<id>", "since"?: "<cursor>"}`."""
+    """Subscribe with `{"type": "subscribe", "topic": "room:<id>", "since"?: "<cursor>"}`.
+    `?ticket=` (from `POST /api/v1/ws-ticket`) or `?token=<credential>` authenticates."""
     await socket.accept()
     try:
         caller = await socket_participant(socket, services)

@@ -15,6 +15,8 @@ from moot.http import Caller, RoomId, RoomRef, client_info
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
+from moot.realtime.tickets import SocketTicket
+from moot.realtime.topics import topic
 from moot.rooms.schemas import (
     CreateRoom,
     JoinRoom,
@@ -46,8 +48,10 @@ class RoomController(Controller):
         return await services.rooms.create_room(participant, data, client_info(request))
 
     @get("/{room:str}", summary="Room details (anyone with the link)")
-    async def get_room(self, services: Svc, room: RoomRef) -> RoomView:
-        return await services.rooms.get_room(await services.rooms.resolve(room))
+    async def get_room(
+        self, request: Request[Any, Any, Any], services: Svc, room: RoomRef
+    ) -> RoomView:
+        return await services.rooms.look_up(room, client_info(request))
 
     @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
     async def join_room(
@@ -100,6 +104,19 @@ class RoomController(Controller):
     ) -> ParticipantView:
         return await services.rooms.remove_participant(room_id, participant, target)
 
+    @post(
+        "/{room:str}/ws-ticket",
+        status_code=200,
+        summary="A one-time ticket to open this room's socket (participants)",
+    )
+    async def room_socket_ticket(
+        self, services: Svc, participant: Caller, room_id: RoomId
+    ) -> SocketTicket:
+        """Open `/ws/chat/{room}?ticket=<ticket>` within `expires_in` seconds; the ticket
+        opens one socket, to this room only, and keeps the credential out of its URL."""
+        await services.rooms.require_participant(room_id, participant)
+        return await services.tickets.issue(participant, topic("room", room_id))
+
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(
         self, data: JSONBody[TransferHost], services: Svc, participant: Caller, room_id: RoomId
@@ -118,11 +135,12 @@ _CLOSE_FOR = {
 @websocket("/ws/chat/{room:str}")
 async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], services: Svc) -> None:
     """The room's live channel: the room topic alone, without `topic` fields, as before the
-    gateway. `?token=<credential>` authenticates (browsers cannot set headers on WebSockets);
-    `?since=<cursor>` replays the events missed since then."""
+    gateway. `?ticket=` (from `POST …/ws-ticket`) or `?token=<credential>` authenticates
+    (browsers cannot set headers on WebSockets); `?since=<cursor>` replays the events missed
+    since then."""
     await socket.accept()
     try:
-        caller = await socket_participant(socket, services)
+        caller = await socket_participant(socket, services, room)
         grant = await services.room_topic.grant(caller, room)
     except MootError as exc:
         await socket.send_text(error(exc.code, exc.message))

@@ -122,4 +122,4 @@ async def cleanup_forever(
             await clean_up()
         except (asyncpg.PostgresError, RedisError, OSError) as exc:
             metrics.cleanup_runs.labels("failed").inc()
-            log.warning("cleanup_failed", error=str(exc))
+            log.warning("cleanup_failed", error=type(exc).__name__)

@@ -175,6 +175,13 @@ class RoomService:
         self._resolved[ref] = found
         return found
 
+    async def look_up(self, ref: str, client: ClientInfo) -> RoomView:
+        """A room by its code or UUID, for anyone with the link. Counted per client address
+        (`room_lookup`): it takes no credential, so it would otherwise let anyone try codes
+        as fast as they could send them."""
+        await self._limiter.check("room_lookup", client.ip or "unknown")
+        return await self.get_room(await self.resolve(ref))
+
     async def get_room(self, room_id: uuid.UUID) -> RoomView:
         async with self._pool.acquire() as conn:
             room = await store.get_room(conn, room_id)

@@ -26,6 +26,14 @@ from moot.transcription.schemas import Segment
 
 log = structlog.get_logger(__name__)
 
+
+def _describe(error: BaseException) -> str:
+    """An error's class and SQLSTATE, not its message: asyncpg quotes the rejected argument
+    in some messages, and here that is transcript text (README, What is logged)."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return f"{type(error).__name__} ({sqlstate})" if sqlstate else type(error).__name__
+
+
 _PARALLEL = 2  # batches in flight at once when there is a backlog
 _BACKLOG = 10  # more than this many batches waiting: write batches this many times bigger
 _FIRST_RETRY = 0.05  # seconds before retrying a failed batch; doubles up to max_backoff
@@ -51,7 +59,7 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 def _report_crash(task: asyncio.Task[None]) -> None:
     # Failed writes are handled inside the loop; this is for a bug in the loop itself.
     if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("transcript_writer_crashed", error=repr(error))
+        log.error("transcript_writer_crashed", error=_describe(error))
 
 
 class BatchWriter:
@@ -193,7 +201,7 @@ class BatchWriter:
                 rows=len(batch),
                 pending=len(self._pending),
                 retry_in=round(pause, 3),
-                error=repr(error),
+                error=_describe(error),
             )
             if self._closing:
                 await asyncio.sleep(pause)
@@ -231,7 +239,7 @@ class BatchWriter:
                 "transcript_segment_rejected",
                 room_id=str(segment.room_id),
                 utterance_id=segment.utterance_id,
-                error=repr(reason),
+                error=_describe(reason),
             )
         return None
 

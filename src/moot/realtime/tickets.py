@@ -1,0 +1,53 @@
+"""WebSocket tickets: a one-time, short-lived stand-in for the credential in a socket's URL.
+
+Browsers cannot set headers on a WebSocket, so whatever authenticates one goes in its query
+string, where proxies, browser history and server logs may keep it. A ticket kept there is
+worth little: it opens one socket (it is taken from Redis with GETDEL, so a second use
+finds nothing), for one purpose (the gateway or one room's socket), within seconds.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import msgspec
+from redis.asyncio import Redis
+
+from moot.errors import MootError
+
+GATEWAY = "gateway"  # the purpose of a ticket for `/ws`; a room socket's is its topic
+
+
+class SocketTicket(msgspec.Struct):
+    ticket: str  # pass as `?ticket=` when opening the socket
+    expires_in: int  # seconds left to open it; it opens one socket only
+
+
+def _key(ticket: str) -> str:
+    return f"ws_ticket:{ticket}"
+
+
+class SocketTickets:
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    async def issue(self, participant_id: uuid.UUID, purpose: str) -> SocketTicket:
+        ticket = secrets.token_urlsafe(32)
+        await self._redis.set(_key(ticket), f"{participant_id} {purpose}", ex=self._ttl)
+        return SocketTicket(ticket=ticket, expires_in=self._ttl)
+
+    async def redeem(self, ticket: str, purpose: str) -> uuid.UUID:
+        """The participant the ticket was issued to; the ticket is spent either way.
+        401 `invalid_credential` if it is unknown, expired, used, or meant for another socket."""
+        looks_right = 0 < len(ticket) <= 64  # token_urlsafe(32) is 43 characters
+        stored = await self._redis.getdel(_key(ticket)) if looks_right else None
+        if isinstance(stored, bytes):
+            participant_id, _, meant_for = stored.decode().partition(" ")
+            if meant_for == purpose:
+                return uuid.UUID(participant_id)
+        raise MootError(
+            "invalid_credential",
+            "The ticket is unknown, expired, already used or meant for another socket.",
+        )
