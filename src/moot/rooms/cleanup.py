@@ -33,7 +33,8 @@ class CleanupReport(msgspec.Struct, kw_only=True):
 
 _END_ROOMS = """
     WITH ended AS (
-        UPDATE rooms SET status = 'ended', ended_at = now(), end_reason = $1, updated_at = now()
+        UPDATE rooms SET status = 'ended', ended_at = now(), end_reason = $1, updated_at = now(),
+                         transcription_status = 'idle'
         WHERE id IN (SELECT id FROM rooms WHERE status = 'active' AND {condition}
                      FOR UPDATE SKIP LOCKED)
         RETURNING id

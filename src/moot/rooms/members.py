@@ -4,6 +4,8 @@ the chat asks for (`chat.service.Members`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Literal
 
 import asyncpg
 
@@ -11,6 +13,9 @@ from moot.chat.schemas import Author
 from moot.errors import MootError
 from moot.rooms import store
 from moot.rooms.schemas import ParticipantView
+
+Seat = tuple[uuid.UUID, uuid.UUID]  # (room, participant)
+LeftReason = Literal["left", "removed", "room_ended"]
 
 
 class RoomMembers:
@@ -38,6 +43,30 @@ class RoomMembers:
     async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
         async with self._pool.acquire() as conn:
             return await store.active_seat(conn, room_id, participant_id) is not None
+
+    async def present(self, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        async with self._pool.acquire() as conn:
+            return await store.present_ids(conn, room_id)
+
+    async def departures(self, seats: Sequence[Seat]) -> dict[Seat, LeftReason]:
+        """Of these (room, participant) pairs, those holding no seat now, with why (one
+        query however many): the meeting ended, they were removed, or they left."""
+        if not seats:
+            return {}
+        async with self._pool.acquire() as conn:
+            rows = await store.latest_seats(
+                conn, [room for room, _ in seats], [who for _, who in seats]
+            )
+        gone: dict[Seat, LeftReason] = {}
+        for row in rows:
+            seat = (row["room_id"], row["participant_id"])
+            if row["room_status"] != "active":
+                gone[seat] = "room_ended"
+            elif row["joined_at"] is None:
+                gone[seat] = "removed"  # never seated here: refused as a removal is
+            elif row["left_at"] is not None:
+                gone[seat] = row["left_reason"] or "left"
+        return gone
 
 
 def as_author(seat: ParticipantView) -> Author:

@@ -14,7 +14,7 @@ import secrets
 import string
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +30,7 @@ from moot.media.service import MediaService
 from moot.realtime.topics import topic
 from moot.rooms import store
 from moot.rooms.events import RoomEvents
-from moot.rooms.members import RoomMembers
+from moot.rooms.members import LeftReason, RoomMembers, Seat
 from moot.rooms.schemas import (
     CreateRoom,
     LeaveResult,
@@ -44,6 +44,8 @@ log = structlog.get_logger(__name__)
 
 # Told after a commit that released a running transcription (its host left or was removed).
 TranscriptionReleased = Callable[[uuid.UUID], Awaitable[None]]
+# Told after a meeting ended: its transcription run, if any, is over for good.
+TranscriptionEnded = Callable[[uuid.UUID], Awaitable[None]]
 
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
 DISPLAY_NAME_MAX = 64
@@ -102,6 +104,7 @@ class RoomService:
         media: MediaService,
         livekit: LiveKit | None,
         transcription_released: TranscriptionReleased,
+        transcription_ended: TranscriptionEnded,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -111,6 +114,7 @@ class RoomService:
         self._media = media
         self._livekit = livekit
         self._transcription_released = transcription_released
+        self._transcription_ended = transcription_ended
         self._resolved: dict[str, uuid.UUID] = {}
 
     @property
@@ -186,6 +190,14 @@ class RoomService:
 
     async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
         return await self._members.is_present(room_id, participant_id)
+
+    async def present(self, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        """Everyone holding a seat in the room now."""
+        return await self._members.present(room_id)
+
+    async def departures(self, seats: Sequence[Seat]) -> dict[Seat, LeftReason]:
+        """Of these (room, participant) pairs, those without a seat now, and why."""
+        return await self._members.departures(seats)
 
     async def seat_and_room(
         self, room_id: uuid.UUID, participant_id: uuid.UUID
@@ -343,6 +355,7 @@ class RoomService:
 
     async def room_closed(self, room_id: uuid.UUID, reason: str) -> None:
         """A meeting ended outside a request (cleanup): tell everyone, close its media."""
+        await self._transcription_ended(room_id)
         await self._events.ended(room_id, reason)
         async with self._pool.acquire() as conn:
             names = await store.livekit_room_names(conn, [room_id])
@@ -428,6 +441,7 @@ class RoomService:
             await store.end_room(conn, room_id, "host")
             room = await store.get_room(conn, room_id)
         assert room is not None
+        await self._transcription_ended(room_id)
         await self._events.ended(room_id, "host")
         return room
 

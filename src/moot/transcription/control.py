@@ -3,7 +3,9 @@
 The transcription host is the participant the room host designated, or the room host. `start`
 records the run in PostgreSQL (status) and in Redis (`transcription:room:{id}:run`, the run id
 the worker token carries); `stop`, a new designation or the transcription host leaving delete
-the run key, and the worker ends any session whose run is gone.
+the run key, and the worker ends any session whose run is gone. Ending the meeting ends the
+run too: the worker also checks the room in PostgreSQL, so a lost key delete cannot keep a run
+of an ended meeting alive.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Literal
 
 import asyncpg
 import msgspec
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from moot.errors import MootError
 from moot.rooms.service import RoomService
@@ -23,6 +27,8 @@ from moot.settings import Settings
 from moot.transcription import store
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.tokens import WorkerTokens
+
+log = structlog.get_logger(__name__)
 
 
 def run_key(room_id: uuid.UUID) -> str:
@@ -68,6 +74,15 @@ class TranscriptionRuns:
         await self._redis.delete(run_key(room_id))
         state = await self.state(room_id)
         await self.events.updated(room_id, state.status, state.host_id)
+
+    async def ended(self, room_id: uuid.UUID) -> None:
+        """The meeting ended (PostgreSQL already says the run is idle): the worker closes the
+        audio socket once the run key is gone. Redis failing here is logged; the worker reads
+        the room's end from PostgreSQL as well."""
+        try:
+            await self._redis.delete(run_key(room_id))
+        except (RedisError, OSError) as exc:
+            log.warning("transcription_run_not_ended", error=type(exc).__name__)
 
     async def state(self, room_id: uuid.UUID) -> TranscriptionState:
         async with self._pool.acquire() as conn:
@@ -119,6 +134,8 @@ class TranscriptionControl:
             await store.lock_room(conn, room.id)
             row = await store.transcription_state(conn, room.id)
             assert row is not None
+            if row["room_status"] != "active":
+                raise MootError("room_ended")  # ended between the seat check and the lock
             if row["effective_host"] != participant_id:
                 raise MootError("not_transcription_host")
             if row["transcription_seconds"] >= settings.transcription_max_seconds_per_room:

@@ -199,7 +199,7 @@ async def transcription_state(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record 
     return await conn.fetchrow(
         """
         SELECT r.transcription_host_id, r.transcription_status, r.transcription_started_at,
-               r.transcription_seconds, r.created_at,
+               r.transcription_seconds, r.created_at, r.status AS room_status,
                coalesce(
                    (SELECT p.participant_id FROM room_participants p
                     WHERE p.room_id = r.id AND p.participant_id = r.transcription_host_id
