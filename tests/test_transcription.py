@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -345,6 +346,46 @@ async def test_stopping_through_the_api_closes_the_audio_socket(
         await host.post(f"/api/v1/rooms/{room['code']}/transcription/stop")
         assert await closed_with(mic) == (4409, "transcription stopped")
     assert gladia.session.stopped
+
+
+async def test_ending_the_meeting_closes_the_audio_socket_and_refuses_its_token(
+    live_factory: LiveFactory, gladia: GladiaState, redis: Redis
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    url = f"{started['worker_url']}?token={started['token']}"
+    async with connect(url) as mic:
+        await stream(mic, audio(0.5))
+        assert (await host.post(f"/api/v1/rooms/{room['code']}/end")).status_code == 200
+        assert await closed_with(mic) == (4410, "the meeting has ended")
+    assert gladia.session.stopped
+
+    # The token was issued before the end and has not expired: the run is over all the same,
+    # even if the run key in Redis had survived the end (a delete lost while Redis was down).
+    claims = WorkerTokens(SECRET, 300).verify(started["token"])
+    await redis.set(f"transcription:room:{room['id']}:run", claims.run)
+    async with connect(url) as refused:
+        assert json.loads(await refused.recv())["code"] == "room_ended"
+        assert (await closed_with(refused))[0] == 4410
+    assert len(gladia.sessions) == 1  # no Gladia session for the refused token
+
+
+async def test_an_open_audio_socket_ends_with_the_meeting_even_if_redis_kept_the_run(
+    live_factory: LiveFactory, gladia: GladiaState, db: asyncpg.Connection
+) -> None:
+    live = await live_factory(**gladia_settings(gladia))
+    room, host, _ = await meeting(live)
+    started = await start(host, room)
+    async with connect(f"{started['worker_url']}?token={started['token']}") as mic:
+        await stream(mic, audio(0.2))
+        # The meeting ends in PostgreSQL while the run key stays in Redis (the key's delete
+        # lost): the worker reads the room's state from PostgreSQL as well.
+        await db.execute(
+            "UPDATE rooms SET status = 'ended' WHERE id = $1",
+            uuid.UUID(room["id"]),
+        )
+        assert await closed_with(mic) == (4410, "the meeting has ended")
 
 
 async def test_text_frames_other_than_stop_get_an_error_event(

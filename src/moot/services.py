@@ -29,7 +29,7 @@ from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
 from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
-from moot.realtime.gateway import Gateway
+from moot.realtime.gateway import Gateway, KindHooks
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
 from moot.realtime.tickets import SocketTickets
@@ -37,7 +37,7 @@ from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
 from moot.rooms.presence import Presence
 from moot.rooms.service import RoomService
-from moot.rooms.topic import RoomTopic
+from moot.rooms.topic import RoomTopic, SocketLimits
 from moot.settings import Settings
 from moot.spaces.service import SpaceService
 from moot.transcription.control import TranscriptionControl, TranscriptionRuns
@@ -125,7 +125,6 @@ async def build_services(
     )
     realtime = settings.realtime()
     log = TopicLog(redis, realtime.ttl_seconds, realtime.events_kept)
-    hub = Hub(redis)
     members = RoomMembers(pool)
     chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
     livekit = LiveKit(settings, redis) if settings.livekit_enabled else None
@@ -156,12 +155,26 @@ async def build_services(
         account_created=spaces.account_created,
     )
     presence = Presence(redis, settings.presence_grace_seconds)
-    room_topic = RoomTopic(rooms, chat, log, presence)
+    room_topic = RoomTopic(
+        rooms,
+        chat,
+        log,
+        presence,
+        SocketLimits(
+            typing_per_second=settings.ws_typing_per_second,
+            signals_per_second=settings.ws_signals_per_second,
+            signal_burst=settings.ws_signal_burst,
+            seat_check_seconds=settings.ws_seat_check_seconds,
+        ),
+    )
+    kinds = {"room": room_topic}
+    hub = Hub(redis, KindHooks(kinds))
     gateway = Gateway(
         hub,
         log,
-        {"room": room_topic},
+        kinds,
         queue_size=realtime.send_queue_size,
+        queue_bytes=settings.ws_send_queue_bytes,
         max_frame_bytes=realtime.max_frame_bytes,
     )
     tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)

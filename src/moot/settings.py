@@ -94,6 +94,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     chat_events_kept: Annotated[int, msgspec.Meta(ge=10)] = 1000
     ws_max_frame_bytes: Annotated[int, msgspec.Meta(ge=256, le=1_048_576)] = 65_536
     ws_send_queue_size: Annotated[int, msgspec.Meta(ge=8)] = 512
+    # A socket's unsent frames may also hold at most this many bytes (a slow reader is closed).
+    ws_send_queue_bytes: Annotated[int, msgspec.Meta(ge=65_536)] = 1_048_576
+    # Per room socket, in memory: typing frames that reach others, signalling frames relayed.
+    ws_typing_per_second: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
+    ws_signals_per_second: Annotated[float, msgspec.Meta(gt=0)] = 50.0
+    ws_signal_burst: Annotated[int, msgspec.Meta(ge=1)] = 200
+    # How long an instance trusts the seats it read from PostgreSQL when checking what a room
+    # socket sends (a removal whose event was lost stops the socket's sends within this).
+    ws_seat_check_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
     ws_compression: bool = False
     # A WebSocket ticket (POST …/ws-ticket) opens one socket, within this many seconds.
     ws_ticket_ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30

@@ -9,8 +9,6 @@ from litestar import Request, WebSocket, post
 
 from moot.accounts.api import SAFE_METHODS, signed_in
 from moot.identity.schemas import Identity
-from moot.realtime.tickets import GATEWAY
-from moot.realtime.topics import topic
 from moot.services import Svc
 
 PARTICIPANT_HEADER = "X-Participant-ID"
@@ -66,8 +64,8 @@ async def socket_participant(
     Without it the socket is the gateway, whose ticket names no room."""
     ticket = socket.query_params.get("ticket")
     if ticket is not None:
-        purpose = GATEWAY if room is None else topic("room", await services.rooms.resolve(room))
-        return await services.tickets.redeem(ticket, purpose)
+        room_id = None if room is None else await services.rooms.resolve(room)
+        return await services.tickets.redeem(ticket, services.tickets.purpose(room_id))
     account = await signed_in(socket, services, unsafe=True)
     if account is not None:
         return account.account.id

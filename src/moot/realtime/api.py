@@ -11,7 +11,7 @@ from moot.http import Caller
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
-from moot.realtime.tickets import GATEWAY, SocketTicket
+from moot.realtime.tickets import SocketTicket
 from moot.services import Svc
 
 
@@ -24,7 +24,7 @@ from moot.services import Svc
 async def gateway_ticket(services: Svc, participant: Caller) -> SocketTicket:
     """Open `/ws?ticket=<ticket>` within `expires_in` seconds; the ticket opens one socket.
     It keeps the long-lived credential out of the socket's URL."""
-    return await services.tickets.issue(participant, GATEWAY)
+    return await services.tickets.issue(participant, services.tickets.purpose(None))
 
 
 @websocket("/ws")

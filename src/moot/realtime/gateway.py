@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -49,6 +49,18 @@ class Grant:
 # The topic ended a subscription with this close code and reason (the gateway says so).
 OnEnd = Callable[[Subscription, int, str], None]
 
+
+class SubscriptionEnded(Exception):
+    """Raised by a topic kind handling a frame: the caller's grant no longer holds (removed,
+    or the meeting ended, and the event that said so never arrived). The subscription ends as
+    that event would have ended it."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 # How a topic kind answers the client that sent it a frame: a frame type and its fields (the
 # gateway adds the topic).
 Reply = Callable[[str, dict[str, Any]], None]
@@ -65,6 +77,39 @@ class TopicKind(Protocol):
 
     async def released(self, grant: Grant) -> None:
         """The subscription ended (unsubscribed, socket closed, or the topic ended it)."""
+
+    async def revoked(self, grants: Sequence[Grant]) -> list[tuple[CloseCode, str] | None]:
+        """For each grant, how its subscription ends if it no longer holds (else None):
+        asked in one batch when events may have been lost."""
+
+    def observed(self, topic: str, head: envelope.EventHead) -> None:
+        """An event on one of this kind's topics reached this instance (what the kind
+        caches about the topic may have changed)."""
+
+
+class KindHooks:
+    """The hub's hooks, answered by the topic kinds: each judges its own topics' grants (in
+    one batch per kind) and hears of its topics' events."""
+
+    def __init__(self, kinds: Mapping[str, TopicKind]) -> None:
+        self._kinds = kinds
+
+    def observed(self, topic: str, head: envelope.EventHead) -> None:
+        kind = self._kinds.get(topic.partition(":")[0])
+        if kind is not None:
+            kind.observed(topic, head)
+
+    async def revalidate(self, subscriptions: list[Subscription]) -> None:
+        by_kind: dict[str, list[Subscription]] = {}
+        for subscription in subscriptions:
+            if isinstance(subscription.context, Grant):
+                kind_name = subscription.topic.partition(":")[0]
+                by_kind.setdefault(kind_name, []).append(subscription)
+        for kind_name, held in by_kind.items():
+            endings = await self._kinds[kind_name].revoked([s.context for s in held])
+            for subscription, ending in zip(held, endings, strict=True):
+                if ending is not None:
+                    subscription.end(*ending)
 
 
 class _ClientFrame(msgspec.Struct):
@@ -100,6 +145,7 @@ class Gateway:
         kinds: Mapping[str, TopicKind],
         *,
         queue_size: int,
+        queue_bytes: int,
         max_frame_bytes: int,
         max_topics: int = 100,
     ) -> None:
@@ -107,6 +153,7 @@ class Gateway:
         self._log = log
         self._kinds = kinds
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
         self._max_frame = max_frame_bytes
         self._max_topics = max_topics
 
@@ -114,7 +161,7 @@ class Gateway:
 
     async def serve(self, socket: WebSocket[Any, Any, Any], caller: uuid.UUID) -> None:
         """`/ws`: the caller is authenticated; topics come and go by frames."""
-        connection = Connection(socket, caller, self._queue_size)
+        connection = Connection(socket, caller, self._queue_size, self._queue_bytes)
         topics: dict[str, _Open] = {}
         dropping: set[asyncio.Task[None]] = set()
 
@@ -190,6 +237,8 @@ class Gateway:
             connection.push(
                 envelope.error(exc.code, exc.message, topic=opened.grant.topic, **exc.details)
             )
+        except SubscriptionEnded as ended:
+            opened.subscription.end(ended.code, ended.reason)
 
     async def _subscribe(
         self,
@@ -220,7 +269,7 @@ class Gateway:
         if grant.topic in topics:  # subscribing again: a fresh replay from `since`
             await self._drop(topics.pop(grant.topic))
         subscription = Subscription(
-            connection, grant.topic, grant.ending, gateway=True, on_end=on_end
+            connection, grant.topic, grant.ending, gateway=True, on_end=on_end, context=grant
         )
         opened = _Open(grant, kind, subscription)
         try:
@@ -255,8 +304,10 @@ class Gateway:
     ) -> None:
         """A socket bound to one topic for its life: frames without `topic`, `ready` once the
         replay is done, and an event that ends the subscription closes the socket."""
-        connection = Connection(socket, caller, self._queue_size)
-        subscription = Subscription(connection, grant.topic, grant.ending, gateway=False)
+        connection = Connection(socket, caller, self._queue_size, self._queue_bytes)
+        subscription = Subscription(
+            connection, grant.topic, grant.ending, gateway=False, context=grant
+        )
         try:
             await self._hub.attach(subscription)
             upto = await self._replay(subscription, since)
@@ -280,6 +331,8 @@ class Gateway:
                     await kind.handle(grant, raw, reply)
                 except MootError as exc:
                     connection.push(envelope.error(exc.code, exc.message, **exc.details))
+                except SubscriptionEnded as ended:
+                    subscription.end(ended.code, ended.reason)
         finally:
             await self._hub.detach(subscription)
             await connection.stop()

@@ -3,8 +3,8 @@ subscribers, and a bounded queue with a single writer per socket.
 
 An event is parsed and framed once per instance (at most twice: with and without its topic,
 for gateway and room sockets), then handed to every local subscription of its topic. A socket
-that falls `queue_size` frames behind is closed (1013) and reconnects with its cursors, so
-one slow client never holds up a topic.
+that falls `queue_size` frames or `queue_bytes` bytes behind is closed (1013) and reconnects
+with its cursors, so one slow client never holds up a topic nor pins much memory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from litestar import WebSocket
@@ -34,16 +34,29 @@ Ending = Callable[[EventHead, uuid.UUID], tuple[CloseCode, str] | None]
 Closing = tuple[int, str]
 
 
+class TopicHooks(Protocol):
+    """What the hub tells the owners of topics (the gateway's topic kinds)."""
+
+    def observed(self, topic: str, head: EventHead) -> None:
+        """An event on `topic` reached this instance (once, whatever its subscribers)."""
+
+    async def revalidate(self, subscriptions: list[Subscription]) -> None:
+        """Re-check subscriptions whose ending events may have been lost; end those whose
+        grant no longer holds."""
+
+
 class Connection:
-    """One client socket. Frames wait in a bounded deque; a writer task exists only while
-    there is something to send, so an idle socket costs no task (bench/: memory per idle
-    socket)."""
+    """One client socket. Frames wait in a deque bounded by count and by bytes; a writer
+    task exists only while there is something to send, so an idle socket costs no task
+    (bench/: memory per idle socket)."""
 
     __slots__ = (
         "_closer",
         "_drained",
         "_queue",
+        "_queue_bytes",
         "_queue_size",
+        "_queued_bytes",
         "_waiting",
         "_writer",
         "closed",
@@ -52,12 +65,18 @@ class Connection:
     )
 
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], subscriber: uuid.UUID, queue_size: int
+        self,
+        socket: WebSocket[Any, Any, Any],
+        subscriber: uuid.UUID,
+        queue_size: int,
+        queue_bytes: int,
     ) -> None:
         self.socket = socket
         self.subscriber = subscriber
-        self._queue: deque[tuple[str, Closing | None]] = deque()
+        self._queue: deque[tuple[str, Closing | None, int]] = deque()
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
+        self._queued_bytes = 0
         self.closed = asyncio.Event()
         self._drained = asyncio.Event()
         self._waiting = False  # a replay waits for the queue to drain
@@ -69,20 +88,23 @@ class Connection:
         (`force`: a replay, which waits for the queue to drain instead)."""
         if self.closed.is_set():
             return
-        if not force and len(self._queue) >= self._queue_size:
+        size = _utf8_size(text)
+        # An empty queue takes any frame: the limit is on falling behind, not on one frame.
+        if not force and self._queue and self._over(size):
             self.closed.set()
-            self._queue.clear()
+            self._clear()
             self._closer = asyncio.create_task(
                 self._close(CloseCode.TRY_AGAIN, "too slow; reconnect with since=")
             )
             return
-        self._queue.append((text, close_after))
+        self._queue.append((text, close_after, size))
+        self._queued_bytes += size
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
 
     async def drain(self) -> None:
         """Wait until the queue is at most half full (a long replay paces itself)."""
-        while len(self._queue) > self._queue_size // 2 and not self.closed.is_set():
+        while not self._half_full() and not self.closed.is_set():
             self._drained.clear()
             self._waiting = True
             try:
@@ -93,15 +115,16 @@ class Connection:
     async def _write(self) -> None:
         try:
             while self._queue:
-                text, close_after = self._queue.popleft()
+                text, close_after, size = self._queue.popleft()
+                self._queued_bytes -= size
                 if text:
                     await self.socket.send_text(text)
                 if close_after is not None:
                     self.closed.set()
-                    self._queue.clear()
+                    self._clear()
                     await self._close(*close_after)
                     return
-                if self._waiting and len(self._queue) <= self._queue_size // 2:
+                if self._waiting and self._half_full():
                     self._drained.set()
         except (WebSocketDisconnect, OSError, RuntimeError):
             self.closed.set()  # the peer went away mid-send
@@ -111,24 +134,53 @@ class Connection:
         finally:
             self._drained.set()
 
+    def _over(self, size: int) -> bool:
+        """Whether one more frame of `size` bytes would overfill the queue."""
+        return len(self._queue) >= self._queue_size or self._queued_bytes + size > self._queue_bytes
+
+    def _half_full(self) -> bool:
+        return (
+            len(self._queue) <= self._queue_size // 2
+            and self._queued_bytes <= self._queue_bytes // 2
+        )
+
+    def _clear(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
+
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self.socket.close(code=code, reason=reason)
 
     async def stop(self) -> None:
         self.closed.set()
-        self._queue.clear()
+        self._clear()
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
 
 
+def _utf8_size(text: str) -> int:
+    """The frame's size on the wire; most frames are ASCII, where that is free to know."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
 class Subscription:
     """One topic on one connection. Until it is live (its replay is done), events wait in
     `pending`; going live sends those the replay did not, in order, in one step."""
 
-    __slots__ = ("connection", "done", "ending", "gateway", "live", "on_end", "pending", "topic")
+    __slots__ = (
+        "connection",
+        "context",
+        "done",
+        "ending",
+        "gateway",
+        "live",
+        "on_end",
+        "pending",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -138,8 +190,10 @@ class Subscription:
         *,
         gateway: bool,
         on_end: Callable[[Subscription, int, str], None] | None = None,
+        context: Any = None,
     ) -> None:
         self.connection = connection
+        self.context = context  # what admitted it (the gateway's grant), for re-checks
         self.topic = topic
         self.ending = ending
         self.gateway = gateway  # frames carry their topic; an ending unsubscribes, not closes
@@ -166,25 +220,41 @@ class Subscription:
         if ending is None:
             self.connection.push(text, force=force)
             return True
-        code, reason = ending
+        self.end(*ending, event=text, force=force)
+        return False
+
+    def end(self, code: int, reason: str, *, event: str = "", force: bool = True) -> None:
+        """End the subscription after `event` (the one that ended it, if any): a gateway
+        socket is told it is unsubscribed, a single-topic socket closes with `code`. Also how
+        a subscription ends whose ending event was lost (found by re-checking its grant)."""
+        if self.done:
+            return
         self.done = True
         if self.gateway:
-            self.connection.push(text, force=force)
+            if event:
+                self.connection.push(event, force=force)
             if self.on_end is not None:
                 self.on_end(self, code, reason)
         else:
-            self.connection.push(text, (code, reason), force=True)
-        return False
+            self.connection.push(event, (code, reason), force=True)
 
 
 class Hub:
-    def __init__(self, redis: Redis) -> None:
+    """`hooks.revalidate` re-checks every local subscription when the pub/sub connection
+    comes back: events published while it was down (a removal, the end of a meeting) never
+    arrive, so whoever lost their grant meanwhile is ended by the check instead. Nothing is
+    delivered between the reconnect and the end of that check."""
+
+    def __init__(self, redis: Redis, hooks: TopicHooks | None = None) -> None:
         self._pubsub: PubSub = redis.pubsub()
+        self._hooks = hooks
         self._topics: dict[str, set[Subscription]] = {}
         self._channels: dict[bytes, str] = {}
         self._subscribed: dict[bytes, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
         self._instance_channel = f"moot:instance:{uuid.uuid4()}"
+        self._instance_bytes = self._instance_channel.encode()
+        self._connected_once = False
 
     async def start(self) -> None:
         # A private channel keeps the pub/sub connection subscribed while no topic is. If
@@ -243,6 +313,13 @@ class Hub:
                 if not self._pubsub.subscribed:
                     await self._pubsub.subscribe(self._instance_channel)
                 async for message in self._pubsub.listen():
+                    if self._is_resubscription(message):
+                        # Reconnected (redis-py resubscribes every channel as it connects
+                        # again). What was published meanwhile is lost to this instance;
+                        # what is published from now on waits in the socket until the
+                        # subscriptions are re-checked.
+                        log.info("hub_reconnected")
+                        await self._revalidate_all()
                     self._dispatch(message)
             except asyncio.CancelledError:
                 raise
@@ -252,6 +329,27 @@ class Hub:
             except Exception:
                 log.exception("hub_failed")
                 await asyncio.sleep(0.5)
+
+    def _is_resubscription(self, message: dict[str, Any]) -> bool:
+        """The instance channel confirmed again: the connection is a new one."""
+        if message["type"] != "subscribe" or message["channel"] != self._instance_bytes:
+            return False
+        first = not self._connected_once
+        self._connected_once = True
+        return not first
+
+    async def _revalidate_all(self) -> None:
+        if self._hooks is None:
+            return
+        subscriptions = [s for subs in self._topics.values() for s in subs if not s.done]
+        if not subscriptions:
+            return
+        try:
+            await self._hooks.revalidate(subscriptions)
+        except Exception:
+            # The store that decides grants is down too: the sockets stay, and their sends
+            # are still checked one by one.
+            log.exception("hub_revalidation_failed")
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -272,6 +370,8 @@ class Hub:
         raw: bytes = message["data"]
         cursor_raw, _, event = raw.partition(b"|")
         head = decode_head(event)
+        if self._hooks is not None:
+            self._hooks.observed(topic, head)
         cursor = cursor_raw.decode() if cursor_raw else None
         plain: str | None = None  # framed once for room sockets, once for gateway sockets
         tagged: str | None = None

@@ -15,6 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from moot.errors import MootError
+from moot.realtime.topics import topic
 
 GATEWAY = "gateway"  # the purpose of a ticket for `/ws`; a room socket's is its topic
 
@@ -32,6 +33,11 @@ class SocketTickets:
     def __init__(self, redis: Redis, ttl_seconds: int) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+
+    @staticmethod
+    def purpose(room_id: uuid.UUID | None) -> str:
+        """What a ticket opens: one room's socket, or (no room) the gateway."""
+        return GATEWAY if room_id is None else topic("room", room_id)
 
     async def issue(self, participant_id: uuid.UUID, purpose: str) -> SocketTicket:
         ticket = secrets.token_urlsafe(32)

@@ -16,7 +16,6 @@ from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
 from moot.realtime.tickets import SocketTicket
-from moot.realtime.topics import topic
 from moot.rooms.schemas import (
     CreateRoom,
     JoinRoom,
@@ -115,7 +114,7 @@ class RoomController(Controller):
         """Open `/ws/chat/{room}?ticket=<ticket>` within `expires_in` seconds; the ticket
         opens one socket, to this room only, and keeps the credential out of its URL."""
         await services.rooms.require_participant(room_id, participant)
-        return await services.tickets.issue(participant, topic("room", room_id))
+        return await services.tickets.issue(participant, services.tickets.purpose(room_id))
 
     @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
     async def transfer_host(

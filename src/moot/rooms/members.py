@@ -4,7 +4,9 @@ the chat asks for (`chat.service.Members`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
@@ -12,6 +14,9 @@ from moot.chat.schemas import Author
 from moot.errors import MootError
 from moot.rooms import store
 from moot.rooms.schemas import ParticipantView
+
+Seat = tuple[uuid.UUID, uuid.UUID]  # (room, participant)
+LeftReason = Literal["left", "removed", "room_ended"]
 
 
 class RoomMembers:
@@ -53,10 +58,38 @@ class RoomMembers:
         """`preferred` if they are in the room, else the room's host (None in an empty room)."""
         return await store.present_or_host(conn, room_id, preferred)
 
-    async def created_at(self, room_id: uuid.UUID) -> datetime | None:
+    async def is_active(self, conn: store.Conn, room_id: uuid.UUID) -> bool:
+        room = await store.get_room(conn, room_id)
+        return room is not None and room.status == "active"
+
+    async def started(self, conn: store.Conn, room_id: uuid.UUID) -> tuple[datetime, bool] | None:
+        """When the room was created and whether it is still active (None: no such room)."""
+        room = await store.get_room(conn, room_id)
+        return None if room is None else (room.created_at, room.status == "active")
+
+    async def present(self, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
         async with self._pool.acquire() as conn:
-            room = await store.get_room(conn, room_id)
-        return room.created_at if room is not None else None
+            return await store.present_ids(conn, room_id)
+
+    async def departures(self, seats: Sequence[Seat]) -> dict[Seat, LeftReason]:
+        """Of these (room, participant) pairs, those holding no seat now, with why (one
+        query however many): the meeting ended, they were removed, or they left."""
+        if not seats:
+            return {}
+        async with self._pool.acquire() as conn:
+            rows = await store.latest_seats(
+                conn, [room for room, _ in seats], [who for _, who in seats]
+            )
+        gone: dict[Seat, LeftReason] = {}
+        for row in rows:
+            seat = (row["room_id"], row["participant_id"])
+            if row["room_status"] != "active":
+                gone[seat] = "room_ended"
+            elif row["joined_at"] is None:
+                gone[seat] = "removed"  # never seated here: refused as a removal is
+            elif row["left_at"] is not None:
+                gone[seat] = row["left_reason"] or "left"
+        return gone
 
 
 def as_author(seat: ParticipantView) -> Author:

@@ -14,6 +14,7 @@ import secrets
 import string
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -39,7 +40,7 @@ from moot.realtime.topics import topic
 from moot.rooms import store
 from moot.rooms.cleanup import CleanupReport, run_cleanup
 from moot.rooms.events import RoomEvents
-from moot.rooms.members import RoomMembers
+from moot.rooms.members import LeftReason, RoomMembers, Seat
 from moot.rooms.schemas import (
     CreateRoom,
     LeaveResult,
@@ -53,9 +54,9 @@ log = structlog.get_logger(__name__)
 
 
 class SeatRoles(Protocol):
-    """Roles another domain ties to a seat (the transcription host): dropped inside the
-    transaction that releases the seat, so both change or neither, and announced after it
-    commits."""
+    """Roles another domain ties to a room's seats (the transcription host): dropped inside
+    the transaction that releases a seat, so both change or neither, and announced after it
+    commits; and over for good when the meeting ends."""
 
     async def release(
         self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID, was_host: bool
@@ -64,6 +65,9 @@ class SeatRoles(Protocol):
 
     async def released(self, room_id: uuid.UUID) -> None:
         """After the commit, for a `release` that returned True."""
+
+    async def ended(self, room_id: uuid.UUID) -> None:
+        """After the commit that ended the meeting."""
 
 
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
@@ -222,6 +226,14 @@ class RoomService:
 
     async def is_present(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
         return await self._members.is_present(room_id, participant_id)
+
+    async def present(self, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        """Everyone holding a seat in the room now."""
+        return await self._members.present(room_id)
+
+    async def departures(self, seats: Sequence[Seat]) -> dict[Seat, LeftReason]:
+        """Of these (room, participant) pairs, those without a seat now, and why."""
+        return await self._members.departures(seats)
 
     async def seat_and_room(
         self, room_id: uuid.UUID, participant_id: uuid.UUID
@@ -410,6 +422,7 @@ class RoomService:
 
     async def room_closed(self, room_id: uuid.UUID, reason: str) -> None:
         """A meeting ended outside a request (cleanup): tell everyone, close its media."""
+        await self._seat_roles.ended(room_id)
         await self._events.ended(room_id, reason)
         async with self._pool.acquire() as conn:
             names = await store.livekit_room_names(conn, [room_id])
@@ -502,6 +515,7 @@ class RoomService:
             await store.end_room(conn, room_id, "host")
             room = await store.get_room(conn, room_id)
         assert room is not None
+        await self._seat_roles.ended(room_id)
         await self._events.ended(room_id, "host")
         return self.with_capacity(room)
 

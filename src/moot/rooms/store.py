@@ -132,6 +132,38 @@ async def active_seat(
     )
 
 
+async def present_ids(conn: Conn, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """Everyone holding a seat in the room now (nobody, once it ended)."""
+    rows = await conn.fetch(
+        "SELECT participant_id FROM room_participants WHERE room_id = $1 AND left_at IS NULL",
+        room_id,
+    )
+    return frozenset(row["participant_id"] for row in rows)
+
+
+async def latest_seats(
+    conn: Conn, room_ids: list[uuid.UUID], participant_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """For each (room, participant) pair, in one statement: the room's status (None: no such
+    room) and the participant's latest seat there (joined_at None: never seated)."""
+    return await conn.fetch(
+        """
+        SELECT q.room_id, q.participant_id, r.status AS room_status,
+               latest.joined_at, latest.left_at, latest.left_reason
+        FROM unnest($1::uuid[], $2::uuid[]) AS q(room_id, participant_id)
+        LEFT JOIN rooms r ON r.id = q.room_id
+        LEFT JOIN LATERAL (
+            SELECT p.joined_at, p.left_at, p.left_reason FROM room_participants p
+            WHERE p.room_id = q.room_id AND p.participant_id = q.participant_id
+            ORDER BY p.joined_at DESC, p.id DESC
+            LIMIT 1
+        ) latest ON true
+        """,
+        room_ids,
+        participant_ids,
+    )
+
+
 async def join_room(
     conn: Conn,
     *,

@@ -3,7 +3,9 @@
 The transcription host is the participant the room host designated, or the room host. `start`
 records the run in PostgreSQL (status) and in Redis (`transcription:room:{id}:run`, the run id
 the worker token carries); `stop`, a new designation or the transcription host leaving delete
-the run key, and the worker ends any session whose run is gone.
+the run key, and the worker ends any session whose run is gone. Ending the meeting ends the
+run too: the worker also checks the room in PostgreSQL, so a lost key delete cannot keep a run
+of an ended meeting alive.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Literal
 
 import asyncpg
 import msgspec
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from moot.errors import MootError
 from moot.rooms.members import RoomMembers
@@ -24,6 +28,8 @@ from moot.settings import Settings
 from moot.transcription import store
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.tokens import WorkerTokens
+
+log = structlog.get_logger(__name__)
 
 
 def run_key(room_id: uuid.UUID) -> str:
@@ -49,6 +55,13 @@ class TranscriptionStart(TranscriptionState, kw_only=True):
 
 class DesignateHost(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     participant_id: uuid.UUID
+
+
+class RunState(msgspec.Struct, frozen=True, kw_only=True):
+    room_active: bool  # the meeting goes on
+    active: bool  # and its transcription runs
+    seconds: float  # audio transcribed over closed sessions
+    created_at: datetime  # the room's: transcript offsets count from it
 
 
 class TranscriptionRuns:
@@ -81,6 +94,32 @@ class TranscriptionRuns:
         await self._redis.delete(run_key(room_id))
         state = await self.state(room_id)
         await self.events.updated(room_id, state.status, state.host_id)
+
+    async def ended(self, room_id: uuid.UUID) -> None:
+        """The meeting ended: its run is over. The worker closes the audio socket once the run
+        key is gone, and refuses tokens of the run; it also reads the room's end from
+        PostgreSQL, so a failure here (logged) cannot keep a run going."""
+        try:
+            async with self._pool.acquire() as conn:
+                await store.set_status(conn, room_id, "idle")
+            await self._redis.delete(run_key(room_id))
+        except (RedisError, OSError, asyncpg.PostgresError) as exc:
+            log.warning("transcription_run_not_ended", error=type(exc).__name__)
+
+    async def run(self, room_id: uuid.UUID) -> RunState | None:
+        """What the worker checks a run against (None: no such room)."""
+        async with self._pool.acquire() as conn:
+            room = await self.members.started(conn, room_id)
+            if room is None:
+                return None
+            row = await store.room_transcription(conn, room_id)
+        created_at, room_active = room
+        return RunState(
+            room_active=room_active,
+            active=room_active and row.status == "active",
+            seconds=row.seconds,
+            created_at=created_at,
+        )
 
     async def state(self, room_id: uuid.UUID) -> TranscriptionState:
         async with self._pool.acquire() as conn:
@@ -137,6 +176,8 @@ class TranscriptionControl:
         run = secrets.token_urlsafe(12)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._runs.members.lock(conn, room.id)
+            if not await self._runs.members.is_active(conn, room.id):
+                raise MootError("room_ended")  # ended between the seat check and the lock
             now = await self._runs.state_in(conn, room.id)
             if now.host_id != participant_id:
                 raise MootError("not_transcription_host")

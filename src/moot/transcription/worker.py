@@ -6,9 +6,10 @@ browser, checks each (non-empty, even length, at most `transcription_chunk_max_b
 to a Gladia live session. Partial and final transcripts go to the room's channel (everyone's
 room WebSocket); finals also go to PostgreSQL through the batch writer.
 
-Close codes: 4401 bad or expired token, 4409 the run is not (or no longer) active, 4408 the
-room's transcription time is used up, 1007 a chunk that is not PCM16, 1009 a chunk too large,
-1008 too many chunks per second, 1011 Gladia failed, 1012 the worker is shutting down.
+Close codes: 4401 bad or expired token, 4409 the run is not (or no longer) active, 4410 the
+meeting has ended, 4408 the room's transcription time is used up, 1007 a chunk that is not
+PCM16, 1009 a chunk too large, 1008 too many chunks per second, 1011 Gladia failed, 1012 the
+worker is shutting down.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from moot.errors import MootError
 from moot.infra.metrics import Metrics
@@ -40,6 +42,10 @@ from moot.transcription.writer import BatchWriter
 log = structlog.get_logger(__name__)
 
 BYTES_PER_SECOND = 16_000 * 2  # PCM16 mono at 16 kHz
+# How often an open audio socket checks that its run goes on (Redis), and every how many
+# checks it asks PostgreSQL too: a stopped run or an ended meeting closes it within a second.
+_WATCH_SECONDS = 0.5
+_DATABASE_EVERY = 4
 
 
 class _Ended(Exception):
@@ -100,7 +106,14 @@ class TranscriptionWorker:
         if self._stopping:
             await _refuse(socket, CloseCode.RESTART, "shutting_down", "The worker is restarting.")
             return
-        if not await self._run_is_current(claims):
+        # A valid signature is not enough: the run must still be the room's (Redis), and the
+        # room and its transcription still active (PostgreSQL, which a lost Redis write after
+        # the meeting ended cannot contradict).
+        run = await self._runs.run(claims.room_id)
+        if run is None or not run.room_active:
+            await _refuse(socket, CloseCode.ROOM_ENDED, "room_ended", "The meeting has ended.")
+            return
+        if not run.active or not await self._run_is_current(claims):
             await _refuse(
                 socket,
                 CloseCode.NOT_ACTIVE,
@@ -108,11 +121,8 @@ class TranscriptionWorker:
                 "Transcription is not running in this room; start it again.",
             )
             return
-        async with self._pool.acquire() as conn:
-            used = await transcript_store.room_usage(conn, claims.room_id)
-        created_at = await self._runs.members.created_at(claims.room_id)
-        budget = self._settings.transcription_max_seconds_per_room - used
-        if created_at is None or budget <= 0:
+        budget = self._settings.transcription_max_seconds_per_room - run.seconds
+        if budget <= 0:
             await _refuse(
                 socket,
                 CloseCode.TIME_USED_UP,
@@ -132,7 +142,7 @@ class TranscriptionWorker:
             )
             return
         # Offsets are seconds since the room was created: runs line up on one timeline.
-        offset = time.time() - created_at.timestamp()
+        offset = time.time() - run.created_at.timestamp()
         async with self._pool.acquire() as conn:
             session_row = await transcript_store.open_session(
                 conn, claims.room_id, claims.participant_id, session.id
@@ -245,13 +255,42 @@ class TranscriptionWorker:
                 )
 
     async def _watch(self, socket: WebSocket[Any, Any, Any], claims: WorkerClaims) -> None:
-        """Close the socket once the run is stopped elsewhere (API, host left, new host)."""
+        """Close the socket within a second once the run is over: stopped elsewhere (API, host
+        left, new host) or the meeting ended. The run key is read every tick; PostgreSQL every
+        few ticks, and whenever Redis cannot answer, so a run whose key delete was lost (Redis
+        down as the meeting ended) still ends."""
+        tick = 0
         while True:
-            await asyncio.sleep(1)
-            if not await self._run_is_current(claims):
+            await asyncio.sleep(_WATCH_SECONDS)
+            tick += 1
+            over = await self._run_over(claims, ask_database=tick % _DATABASE_EVERY == 0)
+            if over is not None:
                 with contextlib.suppress(Exception):
-                    await socket.close(code=CloseCode.NOT_ACTIVE, reason="transcription stopped")
+                    await socket.close(code=over[0], reason=over[1])
                 return
+
+    async def _run_over(
+        self, claims: WorkerClaims, *, ask_database: bool
+    ) -> tuple[CloseCode, str] | None:
+        """Why this run is over (a close code and reason), or None while it goes on."""
+        stopped = False
+        try:
+            stopped = not await self._run_is_current(claims)
+        except (RedisError, OSError):
+            ask_database = True
+        if not (stopped or ask_database):
+            return None
+        try:  # also when the key is gone: PostgreSQL tells a stop from the meeting's end
+            run = await self._runs.run(claims.room_id)
+        except (asyncpg.PostgresError, OSError):
+            # Without PostgreSQL: a stop Redis saw stands; with neither store, keep streaming
+            # rather than guess.
+            return (CloseCode.NOT_ACTIVE, "transcription stopped") if stopped else None
+        if run is None or not run.room_active:
+            return CloseCode.ROOM_ENDED, "the meeting has ended"
+        if stopped or not run.active:
+            return CloseCode.NOT_ACTIVE, "transcription stopped"
+        return None
 
     async def _run_is_current(self, claims: WorkerClaims) -> bool:
         run = await self._redis.get(run_key(claims.room_id))
