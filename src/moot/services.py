@@ -127,10 +127,12 @@ async def build_services(
     log = TopicLog(redis, realtime.ttl_seconds, realtime.events_kept)
     members = RoomMembers(pool)
     chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
-    livekit = LiveKit(settings, redis) if settings.livekit_enabled else None
-    media = MediaService(settings, livekit, log, redis)
+    livekit_settings = settings.livekit()
+    livekit = LiveKit(livekit_settings, redis) if livekit_settings is not None else None
+    media = MediaService(settings.ice(), settings.mesh_max_participants, livekit, log, redis)
     transcription_events = TranscriptionEvents(log)
-    runs = TranscriptionRuns(pool, redis, settings, transcription_events, members)
+    transcription = settings.transcription()
+    runs = TranscriptionRuns(pool, redis, transcription, transcription_events, members)
     rooms = RoomService(
         pool,
         settings,
@@ -187,7 +189,7 @@ async def build_services(
             batch_size=settings.transcript_batch_size,
             metrics=metrics,
         )
-        worker = TranscriptionWorker(settings, pool, redis, runs, tokens, writer, metrics)
+        worker = TranscriptionWorker(transcription, pool, redis, runs, tokens, writer, metrics)
     services = Services(
         settings=settings,
         metrics=metrics,
@@ -206,7 +208,7 @@ async def build_services(
         presence=presence,
         chat=chat,
         media=media,
-        transcription=TranscriptionControl(pool, redis, settings, rooms, runs, tokens),
+        transcription=TranscriptionControl(pool, redis, transcription, rooms, runs, tokens),
         transcripts=TranscriptHistory(pool, rooms),
         worker=worker,
     )

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from dotenv.parser import parse_stream
 from limits import parse_many
+
+if TYPE_CHECKING:
+    from moot.media.ice import FallbackServer
 
 ENV_PREFIX = "MOOT_"
 
@@ -38,6 +41,55 @@ class RealtimeSettings(msgspec.Struct, kw_only=True, frozen=True):
     events_kept: int
     max_frame_bytes: int
     send_queue_size: int
+
+
+class RoomSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the room service reads (`Settings.rooms()`)."""
+
+    default_max_participants: int
+    max_participants_limit: int
+    max_lifetime_seconds: int
+    mesh_max_participants: int
+
+
+class IceSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """The ICE servers handed to browsers and probed, parsed once (`Settings.ice()`)."""
+
+    stun_urls: tuple[str, ...]
+    stun_port: int  # moot's own STUN server; 0: off
+    turn_urls: tuple[str, ...]
+    turn_secret: str
+    credential_ttl_seconds: int
+    fallback: tuple[FallbackServer, ...]
+    probe_interval_seconds: int
+    probe_timeout_seconds: float
+
+
+class LiveKitSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """How to reach LiveKit (`Settings.livekit()`; None without MOOT_LIVEKIT_URL)."""
+
+    url: str  # what browsers connect to
+    server_url: str  # the server API, http(s)
+    api_key: str
+    api_secret: str
+    token_ttl_seconds: int
+    empty_timeout_seconds: int
+    timeout_seconds: float
+
+
+class TranscriptionSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What transcription control and the worker read (`Settings.transcription()`)."""
+
+    enabled: bool  # MOOT_TRANSCRIPTION_ENABLED; it also needs a Gladia key
+    gladia_api_key: str
+    gladia_base_url: str
+    gladia_language: str
+    gladia_timeout_seconds: float
+    gladia_max_reconnects: int
+    max_seconds_per_room: int
+    chunk_max_bytes: int
+    max_chunks_per_second: int
+    worker_public_url: str
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -202,12 +254,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 f"{ENV_PREFIX}TURN_SERVERS is set, so {ENV_PREFIX}TURN_SECRET (coturn's "
                 "static-auth-secret) must be set too"
             )
-        from moot.media.ice import parse_fallback_servers
-
-        try:
-            parse_fallback_servers(self.turn_fallback_servers, self.turn_secret)
-        except ValueError as exc:
-            raise ConfigError(f"{ENV_PREFIX}TURN_FALLBACK_SERVERS is invalid: {exc}") from None
+        self.ice()  # the ICE server lists parse
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters long")
 
@@ -224,6 +271,68 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             events_kept=self.chat_events_kept,
             max_frame_bytes=self.ws_max_frame_bytes,
             send_queue_size=self.ws_send_queue_size,
+        )
+
+    def rooms(self) -> RoomSettings:
+        return RoomSettings(
+            default_max_participants=self.room_default_max_participants,
+            max_participants_limit=self.room_max_participants_limit,
+            max_lifetime_seconds=self.room_max_lifetime_seconds,
+            mesh_max_participants=self.mesh_max_participants,
+        )
+
+    def ice(self) -> IceSettings:
+        """The ICE server lists, parsed; ConfigError names the variable that does not parse."""
+        from moot.media.ice import parse_fallback_servers, parse_urls
+
+        parsed: dict[str, Any] = {}
+        for field, variable, parse in (
+            ("stun_urls", "stun_servers", parse_urls),
+            ("turn_urls", "turn_servers", parse_urls),
+            (
+                "fallback",
+                "turn_fallback_servers",
+                lambda value: tuple(parse_fallback_servers(value, self.turn_secret)),
+            ),
+        ):
+            try:
+                parsed[field] = parse(getattr(self, variable))
+            except ValueError as exc:
+                raise ConfigError(f"{env_name(variable)} is invalid: {exc}") from None
+        return IceSettings(
+            **parsed,
+            stun_port=self.stun_port,
+            turn_secret=self.turn_secret,
+            credential_ttl_seconds=self.turn_credential_ttl_seconds,
+            probe_interval_seconds=self.turn_probe_interval_seconds,
+            probe_timeout_seconds=self.turn_probe_timeout_seconds,
+        )
+
+    def livekit(self) -> LiveKitSettings | None:
+        if not self.livekit_url:
+            return None
+        return LiveKitSettings(
+            url=self.livekit_url,
+            server_url=self.livekit_server_url(),
+            api_key=self.livekit_api_key,
+            api_secret=self.livekit_api_secret,
+            token_ttl_seconds=self.livekit_token_ttl_seconds,
+            empty_timeout_seconds=self.livekit_empty_timeout_seconds,
+            timeout_seconds=self.livekit_timeout_seconds,
+        )
+
+    def transcription(self) -> TranscriptionSettings:
+        return TranscriptionSettings(
+            enabled=self.transcription_enabled,
+            gladia_api_key=self.gladia_api_key,
+            gladia_base_url=self.gladia_base_url,
+            gladia_language=self.gladia_language,
+            gladia_timeout_seconds=self.gladia_timeout_seconds,
+            gladia_max_reconnects=self.gladia_max_reconnects,
+            max_seconds_per_room=self.transcription_max_seconds_per_room,
+            chunk_max_bytes=self.transcription_chunk_max_bytes,
+            max_chunks_per_second=self.transcription_max_chunks_per_second,
+            worker_public_url=self.worker_public_url,
         )
 
     @property

@@ -16,6 +16,8 @@ import time
 
 import msgspec
 
+from moot.settings import IceSettings
+
 
 class IceServer(msgspec.Struct, omit_defaults=True):
     """One entry of RTCConfiguration.iceServers."""
@@ -38,6 +40,11 @@ def turn_credentials(
 def split_urls(value: str) -> list[str]:
     """A comma-separated list of URLs, blanks dropped."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_urls(value: str) -> tuple[str, ...]:
+    """A comma-separated list of stun:/turn: URLs; ValueError names one that is not."""
+    return tuple(_check_url(url) for url in split_urls(value))
 
 
 def _check_url(url: str) -> str:
@@ -111,32 +118,26 @@ class IceConfig(msgspec.Struct):
 
 
 def ice_config(
+    ice: IceSettings,
     *,
-    own_stun: str | None = None,
-    stun_servers: str,
-    turn_servers: str,
-    turn_secret: str,
     ttl_seconds: int,
-    fallback_servers: str,
     participant: str,
+    own_stun: str | None = None,
     now: float | None = None,
 ) -> IceConfig:
     """The iceServers a participant's browser should use: the configured STUN and TURN
     servers first, then moot's own STUN server (`own_stun`), then the fallbacks."""
     servers: list[IceServer] = []
-    stun = [_check_url(url) for url in split_urls(stun_servers)]
-    if stun:
-        servers.append(IceServer(urls=stun))
-    turn = [_check_url(url) for url in split_urls(turn_servers)]
-    if turn and turn_secret:
-        username, credential = turn_credentials(turn_secret, participant, ttl_seconds, now)
-        servers.append(IceServer(urls=turn, username=username, credential=credential))
+    if ice.stun_urls:
+        servers.append(IceServer(urls=list(ice.stun_urls)))
+    if ice.turn_urls and ice.turn_secret:
+        username, credential = turn_credentials(ice.turn_secret, participant, ttl_seconds, now)
+        servers.append(
+            IceServer(urls=list(ice.turn_urls), username=username, credential=credential)
+        )
     if own_stun:
         servers.append(IceServer(urls=[own_stun]))
-    fallback = [
-        server.for_caller(participant, ttl_seconds, now)
-        for server in parse_fallback_servers(fallback_servers, turn_secret)
-    ]
+    fallback = [server.for_caller(participant, ttl_seconds, now) for server in ice.fallback]
     return IceConfig(
         ice_servers=servers + fallback, ttl_seconds=ttl_seconds, fallback_count=len(fallback)
     )

@@ -30,7 +30,7 @@ from livekit.api.room_service import RoomService
 from redis.asyncio import Redis
 
 from moot.errors import MootError
-from moot.settings import Settings
+from moot.settings import LiveKitSettings
 
 log = structlog.get_logger(__name__)
 
@@ -67,15 +67,15 @@ _LEEWAY_SECONDS = api.access_token.DEFAULT_LEEWAY.total_seconds()  # the verifie
 class LiveKit:
     """One LiveKit deployment: mints tokens and manages rooms for moot's rooms."""
 
-    def __init__(self, settings: Settings, redis: Redis) -> None:
-        self.url = settings.livekit_url
+    def __init__(self, settings: LiveKitSettings, redis: Redis) -> None:
+        self.url = settings.url
         self._redis = redis
-        self._key = settings.livekit_api_key
-        self._secret = settings.livekit_api_secret
-        self._token_ttl = timedelta(seconds=settings.livekit_token_ttl_seconds)
-        self._empty_timeout = settings.livekit_empty_timeout_seconds
-        self._timeout = settings.livekit_timeout_seconds
-        self._server_url = settings.livekit_server_url()
+        self._key = settings.api_key
+        self._secret = settings.api_secret
+        self._token_ttl = timedelta(seconds=settings.token_ttl_seconds)
+        self._empty_timeout = settings.empty_timeout_seconds
+        self._timeout = settings.timeout_seconds
+        self._server_url = settings.server_url
         self._api: api.LiveKitAPI | None = None
         self._receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
 

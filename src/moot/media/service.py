@@ -28,7 +28,7 @@ from moot.media.schemas import (
     WebRTCConfig,
 )
 from moot.realtime.log import TopicLog
-from moot.settings import Settings
+from moot.settings import IceSettings
 
 log = structlog.get_logger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -56,9 +56,15 @@ def _delivery_key(webhook: VerifiedWebhook, body: bytes) -> str:
 
 class MediaService:
     def __init__(
-        self, settings: Settings, livekit: LiveKit | None, log: TopicLog, redis: Redis
+        self,
+        ice: IceSettings,
+        mesh_max_participants: int,
+        livekit: LiveKit | None,
+        log: TopicLog,
+        redis: Redis,
     ) -> None:
-        self._settings = settings
+        self._ice = ice
+        self._mesh_max = mesh_max_participants
         self._livekit = livekit
         self._log = log
         self._redis = redis
@@ -79,9 +85,7 @@ class MediaService:
     ) -> MediaAccess:
         """How this participant connects media: a LiveKit token, or mesh mode."""
         if self._livekit is None:
-            return MediaAccess(
-                mode="mesh", mesh_max_participants=self._settings.mesh_max_participants
-            )
+            return MediaAccess(mode="mesh", mesh_max_participants=self._mesh_max)
         if ensure_room:
             # LiveKit closes an empty room after its empty timeout; make sure it is there
             # (with our participant limit) before handing out a token for it.
@@ -117,19 +121,16 @@ class MediaService:
         """ICE servers for a participant of a room that ends at `room_expires_at`: their TURN
         credentials die with the room, or after `turn_credential_ttl_seconds` if sooner.
         moot's own STUN server is listed at `server_host`, where the caller reached moot."""
-        settings = self._settings
+        ice = self._ice
         own_stun = None
-        if settings.stun_port and server_host:
+        if ice.stun_port and server_host:
             host = f"[{server_host}]" if ":" in server_host else server_host
-            own_stun = f"stun:{host}:{settings.stun_port}"
+            own_stun = f"stun:{host}:{ice.stun_port}"
         config = ice_config(
-            own_stun=own_stun,
-            stun_servers=settings.stun_servers,
-            turn_servers=settings.turn_servers,
-            turn_secret=settings.turn_secret,
-            ttl_seconds=credential_ttl(settings.turn_credential_ttl_seconds, room_expires_at),
-            fallback_servers=settings.turn_fallback_servers,
+            ice,
+            ttl_seconds=credential_ttl(ice.credential_ttl_seconds, room_expires_at),
             participant=str(participant_id),
+            own_stun=own_stun,
         )
         mesh = self._livekit is None
         return WebRTCConfig(
@@ -137,7 +138,7 @@ class MediaService:
             ice_servers=config.ice_servers,
             ttl_seconds=config.ttl_seconds,
             fallback_count=config.fallback_count,
-            mesh_max_participants=settings.mesh_max_participants if mesh else None,
+            mesh_max_participants=self._mesh_max if mesh else None,
         )
 
     async def close_room(self, room_name: str) -> None:

@@ -25,7 +25,7 @@ import msgspec
 import structlog
 
 from moot.infra.metrics import Metrics
-from moot.media.ice import parse_fallback_servers, split_urls, turn_credentials
+from moot.media.ice import turn_credentials
 from moot.settings import ConfigError, Settings
 
 log = structlog.get_logger("moot.turn_probe")
@@ -247,19 +247,18 @@ def probe_targets(settings: Settings, extra_urls: Sequence[str] = ()) -> list[Ta
     """The TURN servers to probe: every `turn_servers` URL and each extra URL with fresh TURN
     REST credentials, plus the fallback servers that come with a username and credential or a
     secret of their own."""
+    ice = settings.ice()
     targets: list[Target] = []
-    if extra_urls and not settings.turn_secret:
+    if extra_urls and not ice.turn_secret:
         raise ConfigError("--url needs the TURN secret: set MOOT_TURN_SECRET or pass --secret")
-    if settings.turn_secret:
+    if ice.turn_secret:
         username, password = turn_credentials(
-            settings.turn_secret, PROBE_PARTICIPANT, settings.turn_credential_ttl_seconds
+            ice.turn_secret, PROBE_PARTICIPANT, ice.credential_ttl_seconds
         )
-        configured = split_urls(settings.turn_servers)
-        targets += _targets("MOOT_TURN_SERVERS", configured, username, password)
+        targets += _targets("MOOT_TURN_SERVERS", ice.turn_urls, username, password)
         targets += _targets("--url", extra_urls, username, password)
-    ttl = settings.turn_credential_ttl_seconds
-    for fallback in parse_fallback_servers(settings.turn_fallback_servers, settings.turn_secret):
-        server = fallback.for_caller(PROBE_PARTICIPANT, ttl, None)
+    for fallback in ice.fallback:
+        server = fallback.for_caller(PROBE_PARTICIPANT, ice.credential_ttl_seconds, None)
         if server.username and server.credential:
             urls = [url for url in server.urls if url.startswith(("turn:", "turns:"))]
             targets += _targets(

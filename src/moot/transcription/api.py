@@ -9,7 +9,7 @@ from litestar.params import FromQuery, JSONBody, Parameter
 
 from moot.http import Caller, RoomId
 from moot.services import Svc
-from moot.settings import Settings
+from moot.settings import TranscriptionSettings
 from moot.transcription.control import (
     DesignateHost,
     TranscriptionStart,
@@ -18,7 +18,7 @@ from moot.transcription.control import (
 from moot.transcription.schemas import TranscriptPage
 
 
-def worker_url(request: Request[Any, Any, Any], settings: Settings) -> str:
+def worker_url(request: Request[Any, Any, Any], settings: TranscriptionSettings) -> str:
     if settings.worker_public_url:
         return settings.worker_public_url
     scheme = "wss" if request.url.scheme == "https" else "ws"
@@ -48,7 +48,7 @@ class TranscriptionController(Controller):
         participant: Caller,
         room_id: RoomId,
     ) -> TranscriptionStart:
-        url = worker_url(request, services.settings)
+        url = worker_url(request, services.transcription.settings)
         return await services.transcription.start(room_id, participant, url)
 
     @post("/transcription/stop", status_code=200, summary="Stop (transcription host or host)")

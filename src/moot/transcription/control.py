@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from moot.errors import MootError
 from moot.rooms.members import RoomMembers
 from moot.rooms.service import RoomService
-from moot.settings import Settings
+from moot.settings import TranscriptionSettings
 from moot.transcription import store
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.tokens import WorkerTokens
@@ -73,7 +73,7 @@ class TranscriptionRuns:
         self,
         pool: asyncpg.Pool,
         redis: Redis,
-        settings: Settings,
+        settings: TranscriptionSettings,
         events: TranscriptionEvents,
         members: RoomMembers,
     ) -> None:
@@ -128,12 +128,12 @@ class TranscriptionRuns:
     async def state_in(self, conn: store.Conn, room_id: uuid.UUID) -> TranscriptionState:
         row = await store.room_transcription(conn, room_id)
         return TranscriptionState(
-            enabled=self._settings.transcription_enabled and bool(self._settings.gladia_api_key),
+            enabled=self._settings.enabled and bool(self._settings.gladia_api_key),
             status=row.status,
             host_id=await self.members.present_or_host(conn, room_id, row.host_id),
             started_at=row.started_at,
             seconds_used=round(row.seconds, 3),
-            seconds_limit=self._settings.transcription_max_seconds_per_room,
+            seconds_limit=self._settings.max_seconds_per_room,
         )
 
     async def finish(self, room_id: uuid.UUID) -> None:
@@ -148,14 +148,14 @@ class TranscriptionControl:
         self,
         pool: asyncpg.Pool,
         redis: Redis,
-        settings: Settings,
+        settings: TranscriptionSettings,
         rooms: RoomService,
         runs: TranscriptionRuns,
         tokens: WorkerTokens,
     ) -> None:
         self._pool = pool
         self._redis = redis
-        self._settings = settings
+        self.settings = settings
         self._rooms = rooms
         self._runs = runs
         self._tokens = tokens
@@ -167,8 +167,8 @@ class TranscriptionControl:
     async def start(
         self, room_id: uuid.UUID, participant_id: uuid.UUID, worker_url: str
     ) -> TranscriptionStart:
-        settings = self._settings
-        if not settings.transcription_enabled:
+        settings = self.settings
+        if not settings.enabled:
             raise MootError("transcription_disabled")
         if not settings.gladia_api_key:
             raise MootError("transcription_not_configured")
@@ -181,16 +181,14 @@ class TranscriptionControl:
             now = await self._runs.state_in(conn, room.id)
             if now.host_id != participant_id:
                 raise MootError("not_transcription_host")
-            if now.seconds_used >= settings.transcription_max_seconds_per_room:
+            if now.seconds_used >= settings.max_seconds_per_room:
                 raise MootError(
                     "transcription_limit_reached",
-                    seconds_limit=settings.transcription_max_seconds_per_room,
+                    seconds_limit=settings.max_seconds_per_room,
                 )
             # Starting again while running (a reload) hands out a fresh token for a new run.
             await store.set_status(conn, room.id, "active")
-            await self._redis.set(
-                run_key(room.id), run, ex=settings.transcription_max_seconds_per_room
-            )
+            await self._redis.set(run_key(room.id), run, ex=settings.max_seconds_per_room)
         state = await self._runs.state(room.id)
         await self._runs.events.updated(room.id, state.status, state.host_id)
         return TranscriptionStart(

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from moot.errors import MootError
 from moot.infra.metrics import Metrics
 from moot.realtime.close_codes import CloseCode
-from moot.settings import Settings
+from moot.settings import TranscriptionSettings
 from moot.transcription import store as transcript_store
 from moot.transcription.control import TranscriptionRuns, run_key
 from moot.transcription.events import TranscriptFinal, TranscriptPartial
@@ -58,7 +58,7 @@ class _Ended(Exception):
 class TranscriptionWorker:
     def __init__(
         self,
-        settings: Settings,
+        settings: TranscriptionSettings,
         pool: asyncpg.Pool,
         redis: Redis,
         runs: TranscriptionRuns,
@@ -121,7 +121,7 @@ class TranscriptionWorker:
                 "Transcription is not running in this room; start it again.",
             )
             return
-        budget = self._settings.transcription_max_seconds_per_room - run.seconds
+        budget = self._settings.max_seconds_per_room - run.seconds
         if budget <= 0:
             await _refuse(
                 socket,
@@ -172,8 +172,8 @@ class TranscriptionWorker:
         """Receive and forward audio until the client stops or a rule ends the socket."""
         settings = self._settings
         max_bytes, max_rate = (
-            settings.transcription_chunk_max_bytes,
-            settings.transcription_max_chunks_per_second,
+            settings.chunk_max_bytes,
+            settings.max_chunks_per_second,
         )
         audio_bytes, window, in_window = 0, int(time.monotonic()), 0
         try:
