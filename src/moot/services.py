@@ -109,7 +109,7 @@ async def build_services(
     )
     realtime = settings.realtime()
     log = TopicLog(redis, realtime.ttl_seconds, realtime.events_kept)
-    hub = Hub(redis)
+    hub = Hub(redis, log)
     members = RoomMembers(pool)
     chat = ChatService(ChatStore(redis, log), log, members, limiter, settings.chat())
     livekit = LiveKit(settings) if settings.livekit_enabled else None
