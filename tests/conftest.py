@@ -252,12 +252,12 @@ async def live_factory(
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
     async with AsyncExitStack() as stack:
 
-        async def build(**overrides: Any) -> LiveMoot:
+        async def build(redis_url: str | None = None, **overrides: Any) -> LiveMoot:
             settings = make_settings(**overrides)
             app = create_app(
                 settings,
                 database_url=stores.database_url,
-                redis_url=stores.redis_url,
+                redis_url=redis_url or stores.redis_url,
                 secret_key=settings.secret_key,
             )
             with socket.socket() as probe:

