@@ -304,6 +304,7 @@ async def test_open_sockets_hear_error_events_while_redis_is_down_and_work_after
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         asyncpg.exceptions.TooManyConnectionsError("too many clients"),
         asyncpg.InterfaceError("connection is closed"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
         ConnectionRefusedError(),
         FileNotFoundError(),  # the unix socket is gone
         TimeoutError(),

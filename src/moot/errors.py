@@ -133,6 +133,9 @@ _STORE_OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
     asyncpg.InterfaceError,  # the client's side: connection closed, pool closing
+    # A query on a pooled connection the server terminated while it sat idle: the driver
+    # finds the connection in a state it cannot leave ("cannot switch to state …").
+    asyncpg.exceptions.InternalClientError,
     redis_errors.ConnectionError,  # also BusyLoadingError: a restarted Valkey loading its AOF
     redis_errors.TimeoutError,
     redis_errors.ReadOnlyError,  # a failover left us on a replica
