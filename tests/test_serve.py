@@ -18,8 +18,9 @@ from tests.processes import free_port, start_moot
 
 
 class Server:
-    def __init__(self, data_dir: Path, env_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env_dir: Path, **settings: str) -> None:
         self.data_dir = data_dir
+        self.settings = settings  # MOOT_* variables
         self.env_dir = env_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -28,7 +29,7 @@ class Server:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOOT_")}
-        env.update(MOOT_LOG_FORMAT="json", MOOT_CLEANUP_ENABLED="false")
+        env.update(MOOT_LOG_FORMAT="json", MOOT_CLEANUP_ENABLED="false", **self.settings)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [

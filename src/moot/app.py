@@ -10,9 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, cast
 
-import asyncpg
 import structlog
-from limits.errors import StorageError
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -27,13 +25,11 @@ from litestar.exceptions import (
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moot import __version__
 from moot.accounts.api import AccountController, SessionController, provide_account
 from moot.chat.api import ChatController
-from moot.errors import ERRORS, ErrorCode, MootError
+from moot.errors import ERRORS, ErrorCode, MootError, is_store_outage
 from moot.http import provide_room_id
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
@@ -62,17 +58,6 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 # -- errors --------------------------------------------------------------------------------
-
-# A store that cannot be reached is a 503, not a bug: redis-py raises its own connection
-# errors, and `limits` wraps them in StorageError.
-_UNAVAILABLE = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    StorageError,
-)
 
 
 def _error_response(
@@ -128,7 +113,7 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[An
 def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The route template, as in the `request` line: a path holds room codes.
     route = request.scope.get("path_template") or "unmatched"
-    if isinstance(exc, _UNAVAILABLE):
+    if is_store_outage(exc):
         log.error("backing_service_unavailable", error=type(exc).__name__, route=route)
         return _error_response("service_unavailable")
     log.exception("unhandled_error", route=route)

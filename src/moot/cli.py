@@ -56,8 +56,9 @@ def _secret_key(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def stores(settings: Settings) -> Iterator[Stores]:
-    """The store URLs to use, starting embedded PostgreSQL/Valkey for whichever is unset."""
+def stores(settings: Settings, *, supervise: bool = False) -> Iterator[Stores]:
+    """The store URLs to use, starting embedded PostgreSQL/Valkey for whichever is unset
+    (`supervise`: and restarting them if they die, for as long as the block runs)."""
     embedded: EmbeddedServices | None = None
     database_url, redis_url = settings.database_url, settings.redis_url
     if settings.embedded:
@@ -69,6 +70,8 @@ def stores(settings: Settings) -> Iterator[Stores]:
             raise
         database_url = database_url or embedded.database_url
         redis_url = redis_url or embedded.redis_url
+        if supervise:
+            embedded.supervise()
     try:
         yield Stores(database_url, redis_url, _secret_key(settings))
     finally:
@@ -100,7 +103,7 @@ def _preload(*modules: str) -> threading.Thread:
 
 def _run(settings: Settings, component: Component, port: int) -> int:
     preload = _preload("uvicorn", "moot.app")
-    with stores(settings) as found:
+    with stores(settings, supervise=True) as found:
         preload.join()
         import uvicorn
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
+import asyncpg
+from limits.errors import StorageError
+from redis import exceptions as redis_errors
+
 ErrorCode = Literal[
     "invalid_request",
     "validation_failed",
@@ -149,3 +153,38 @@ class MootError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}
+
+
+# A store that cannot be reached, or that lost the connection mid-request, is an outage:
+# 503 `service_unavailable` over HTTP, an error event or a close code on a socket, never a
+# bug. Whole families, so that whatever subclass the drivers raise next is covered too.
+_STORE_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, broken pipe, a socket file gone; TimeoutError is one too
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08: ConnectionDoesNotExistError and kin
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.InterfaceError,  # the client's side: connection closed, pool closing
+    # A query on a pooled connection the server terminated while it sat idle: the driver
+    # finds the connection in a state it cannot leave ("cannot switch to state …").
+    asyncpg.exceptions.InternalClientError,
+    redis_errors.ConnectionError,  # also BusyLoadingError: a restarted Valkey loading its AOF
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a failover left us on a replica
+    redis_errors.OutOfMemoryError,
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+    StorageError,  # `limits` wraps the rate-limit store's errors in it
+)
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether `exc` means PostgreSQL or Redis is unavailable, not that moot has a bug."""
+    if isinstance(exc, _STORE_OUTAGES):
+        return True
+    if isinstance(exc, redis_errors.ResponseError):
+        # Valkey refuses writes it cannot persist (AOF write failed, disk full) with MISCONF,
+        # which redis-py raises without a class of its own.
+        return str(exc).startswith("MISCONF")
+    if isinstance(exc, BaseExceptionGroup):  # dependencies resolved in a task group
+        return all(is_store_outage(inner) for inner in exc.exceptions)
+    return False

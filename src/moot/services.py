@@ -170,7 +170,7 @@ async def build_services(
         ),
     )
     kinds = {"room": room_topic}
-    hub = Hub(redis, KindHooks(kinds))
+    hub = Hub(redis, log, KindHooks(kinds))
     gateway = Gateway(
         hub,
         log,

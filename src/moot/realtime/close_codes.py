@@ -19,7 +19,7 @@ class CloseCode(IntEnum):
     TOO_BIG = ws.WS_1009_MESSAGE_TOO_BIG  # an audio chunk over the limit
     INTERNAL = ws.WS_1011_INTERNAL_ERROR  # the transcription service failed
     RESTART = ws.WS_1012_SERVICE_RESTART  # the worker is shutting down
-    TRY_AGAIN = ws.WS_1013_TRY_AGAIN_LATER  # too slow a reader; reconnect with since=
+    TRY_AGAIN = ws.WS_1013_TRY_AGAIN_LATER  # too slow a reader, or a store is down: reconnect
     INVALID_CREDENTIAL = 4401  # a forged, malformed or expired credential or token
     FORBIDDEN = 4403  # not (or no longer) a participant: removed by the host
     NOT_FOUND = 4404  # no such room

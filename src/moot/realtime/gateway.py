@@ -26,7 +26,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from redis.exceptions import RedisError
 
-from moot.errors import MootError
+from moot.errors import MootError, is_store_outage
 from moot.realtime import envelope
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.hub import Connection, Ending, Hub, Subscription
@@ -44,6 +44,14 @@ class Grant:
     ending: Ending  # which events end this subscription (the meeting ended, you were removed)
     ready: dict[str, Any] = field(default_factory=dict)  # extra fields for subscribed/ready
     context: Any = None  # the domain's own (a room's seat)
+
+
+async def refuse_unavailable(socket: WebSocket[Any, Any, Any]) -> None:
+    """A store is down while a socket opens: say so, and close with 1013 (try again later),
+    which clients answer by reconnecting with their cursor."""
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await socket.send_text(envelope.error("service_unavailable"))
+        await socket.close(code=CloseCode.TRY_AGAIN, reason="service_unavailable")
 
 
 # The topic ended a subscription with this close code and reason (the gateway says so).
@@ -239,6 +247,10 @@ class Gateway:
             )
         except SubscriptionEnded as ended:
             opened.subscription.end(ended.code, ended.reason)
+        except Exception as exc:
+            if not is_store_outage(exc):
+                raise
+            connection.push(envelope.error("service_unavailable", topic=opened.grant.topic))
 
     async def _subscribe(
         self,
@@ -266,6 +278,11 @@ class Gateway:
         except MootError as exc:
             connection.push(envelope.error(exc.code, exc.message, topic=name, **exc.details))
             return
+        except Exception as exc:
+            if not is_store_outage(exc):
+                raise
+            connection.push(envelope.error("service_unavailable", topic=name))
+            return
         if grant.topic in topics:  # subscribing again: a fresh replay from `since`
             await self._drop(topics.pop(grant.topic))
         subscription = Subscription(
@@ -276,10 +293,13 @@ class Gateway:
             await self._hub.attach(subscription)
             topics[grant.topic] = opened
             upto = await self._replay(subscription, since)
-        except (RedisError, OSError, TimeoutError):
+        except Exception as exc:
             topics.pop(grant.topic, None)
             await self._drop(opened)  # the grant's side effects (presence) are undone
-            raise
+            if not is_store_outage(exc):
+                raise
+            connection.push(envelope.error("service_unavailable", topic=name))
+            return
         if upto is None:
             return  # the replay ended the subscription
         connection.push(
@@ -309,8 +329,15 @@ class Gateway:
             connection, grant.topic, grant.ending, gateway=False, context=grant
         )
         try:
-            await self._hub.attach(subscription)
-            upto = await self._replay(subscription, since)
+            try:
+                await self._hub.attach(subscription)
+                upto = await self._replay(subscription, since)
+            except Exception as exc:
+                if not is_store_outage(exc):
+                    raise
+                await connection.stop()  # nothing half-replayed goes out
+                await refuse_unavailable(socket)
+                return
             if upto is None:
                 await connection.closed.wait()
                 return
@@ -333,6 +360,10 @@ class Gateway:
                     connection.push(envelope.error(exc.code, exc.message, **exc.details))
                 except SubscriptionEnded as ended:
                     subscription.end(ended.code, ended.reason)
+                except Exception as exc:
+                    if not is_store_outage(exc):
+                        raise
+                    connection.push(envelope.error("service_unavailable"))
         finally:
             await self._hub.detach(subscription)
             await connection.stop()

@@ -5,6 +5,12 @@ An event is parsed and framed once per instance (at most twice: with and without
 for gateway and room sockets), then handed to every local subscription of its topic. A socket
 that falls `queue_size` frames or `queue_bytes` bytes behind is closed (1013) and reconnects
 with its cursors, so one slow client never holds up a topic nor pins much memory.
+
+When the pub/sub connection comes back after Redis went away (a restart, a network blip),
+every local subscription is first re-checked (events that would have ended one, a removal or
+the end of a meeting, may be among those missed), then each topic's events published while
+the instance was not subscribed are read from the topic's log and delivered, in order and
+once: open sockets miss nothing durable, and nobody receives what they lost the right to.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from redis.exceptions import RedisError
 
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import EventHead, decode_head, frame
+from moot.realtime.log import TopicLog
 from moot.realtime.topics import channel_key, cursor_key
 
 log = structlog.get_logger(__name__)
@@ -242,15 +249,23 @@ class Subscription:
 class Hub:
     """`hooks.revalidate` re-checks every local subscription when the pub/sub connection
     comes back: events published while it was down (a removal, the end of a meeting) never
-    arrive, so whoever lost their grant meanwhile is ended by the check instead. Nothing is
-    delivered between the reconnect and the end of that check."""
+    arrive, so whoever lost their grant meanwhile is ended by the check instead; then each
+    topic's missed events are read from its log. Nothing is delivered between the reconnect
+    and the end of that check."""
 
-    def __init__(self, redis: Redis, hooks: TopicHooks | None = None) -> None:
+    def __init__(self, redis: Redis, log: TopicLog, hooks: TopicHooks | None = None) -> None:
         self._pubsub: PubSub = redis.pubsub()
+        self._log = log
         self._hooks = hooks
         self._topics: dict[str, set[Subscription]] = {}
         self._channels: dict[bytes, str] = {}
         self._subscribed: dict[bytes, asyncio.Event] = {}
+        # Per topic, the cursor of the last durable event this instance delivered: where to
+        # read the log from when the pub/sub connection comes back.
+        self._last: dict[str, str] = {}
+        # After such a catch-up, pub/sub may still bring events the log already gave: up to
+        # this cursor they are skipped.
+        self._caught_up: dict[str, tuple[int, int]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._instance_channel = f"moot:instance:{uuid.uuid4()}"
         self._instance_bytes = self._instance_channel.encode()
@@ -282,17 +297,28 @@ class Hub:
 
     async def attach(self, subscription: Subscription) -> None:
         """Add a subscription, subscribing the instance to the topic's channel first."""
-        name = channel_key(subscription.topic).encode()
-        subscriptions = self._topics.get(subscription.topic)
+        topic = subscription.topic
+        name = channel_key(topic).encode()
+        subscriptions = self._topics.get(topic)
         if subscriptions is None:
-            subscriptions = self._topics[subscription.topic] = set()
-            self._channels[name] = subscription.topic
+            subscriptions = self._topics[topic] = set()
+            self._channels[name] = topic
             self._subscribed[name] = asyncio.Event()
-            await self._pubsub.subscribe(name)
+            try:
+                await self._pubsub.subscribe(name)
+            except BaseException:
+                if not self._topics.get(topic):  # nobody else came meanwhile: undo it all
+                    self._forget(topic, name)
+                raise
         subscriptions.add(subscription)
         # The replay reads the topic's log next; it must not run before Redis confirmed the
         # subscription, or an event published in between would reach neither path.
         await asyncio.wait_for(self._subscribed[name].wait(), timeout=5)
+        if topic not in self._last:
+            last = await self._log.last_cursor(topic)
+            # Unless an event arrived meanwhile (it is newer) or everyone left again.
+            if topic in self._topics and topic not in self._last:
+                self._last[topic] = last
 
     async def detach(self, subscription: Subscription) -> None:
         subscriptions = self._topics.get(subscription.topic)
@@ -300,12 +326,17 @@ class Hub:
             return
         subscriptions.discard(subscription)
         if not subscriptions:
-            del self._topics[subscription.topic]
             name = channel_key(subscription.topic).encode()
-            self._channels.pop(name, None)
-            self._subscribed.pop(name, None)
+            self._forget(subscription.topic, name)
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(name)
+
+    def _forget(self, topic: str, name: bytes) -> None:
+        self._topics.pop(topic, None)
+        self._channels.pop(name, None)
+        self._subscribed.pop(name, None)
+        self._last.pop(topic, None)
+        self._caught_up.pop(topic, None)
 
     async def _read(self) -> None:
         while True:
@@ -315,12 +346,13 @@ class Hub:
                 async for message in self._pubsub.listen():
                     if self._is_resubscription(message):
                         # Reconnected (redis-py resubscribes every channel as it connects
-                        # again). What was published meanwhile is lost to this instance;
-                        # what is published from now on waits in the socket until the
-                        # subscriptions are re-checked.
+                        # again): re-check the subscriptions before anything is delivered.
                         log.info("hub_reconnected")
                         await self._revalidate_all()
-                    self._dispatch(message)
+                    resubscribed = self._dispatch(message)
+                    if resubscribed is not None:
+                        # Before reading on: what pub/sub brings next comes after the gap.
+                        await self._catch_up(resubscribed)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -351,28 +383,66 @@ class Hub:
             # are still checked one by one.
             log.exception("hub_revalidation_failed")
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any]) -> str | None:
+        """Deliver one pub/sub message; the topic to catch up on if it says the connection
+        came back and the topic's channel is subscribed again."""
         kind = message["type"]
         name = message["channel"]
         if kind == "subscribe":
             ready = self._subscribed.get(name)
-            if ready is not None:
-                ready.set()
-            return
+            if ready is None:
+                return None
+            if ready.is_set():  # a subscription redis-py renewed on reconnecting
+                return self._channels.get(name)
+            ready.set()
+            return None
         if kind != "message":
-            return
+            return None
         topic = self._channels.get(name)
         if topic is None:
+            return None
+        raw: bytes = message["data"]
+        cursor_raw, _, event = raw.partition(b"|")
+        cursor = cursor_raw.decode() if cursor_raw else None
+        if cursor is not None:
+            if self._caught_up and topic in self._caught_up:
+                if cursor_key(cursor) <= self._caught_up[topic]:
+                    return None  # the catch-up delivered it already
+                del self._caught_up[topic]
+            self._last[topic] = cursor
+        self._deliver(topic, cursor, event)
+        return None
+
+    async def _catch_up(self, topic: str) -> None:
+        """Deliver the topic's events that were published while this instance was not
+        subscribed (the log has them); if the log no longer reaches back that far, close
+        the topic's sockets with 1013 so their clients reconnect with their cursors."""
+        since = self._last.get(topic)
+        if since is None or not self._topics.get(topic):
             return
+        try:
+            missed = await self._log.events_since(topic, since)
+        except (RedisError, OSError) as exc:
+            log.warning("hub_catch_up_failed", error=type(exc).__name__)
+            return  # the connection went again; the next resubscription tries again
+        if missed is None:
+            for subscription in list(self._topics.get(topic, ())):
+                subscription.connection.push("", (CloseCode.TRY_AGAIN, "reconnect with since="))
+            return
+        for cursor, event in missed:
+            self._last[topic] = cursor
+            self._deliver(topic, cursor, event)
+        if missed:
+            self._caught_up[topic] = cursor_key(missed[-1][0])
+            log.info("hub_caught_up", events=len(missed))
+
+    def _deliver(self, topic: str, cursor: str | None, event: bytes) -> None:
         subscriptions = self._topics.get(topic)
         if not subscriptions:
             return
-        raw: bytes = message["data"]
-        cursor_raw, _, event = raw.partition(b"|")
         head = decode_head(event)
         if self._hooks is not None:
             self._hooks.observed(topic, head)
-        cursor = cursor_raw.decode() if cursor_raw else None
         plain: str | None = None  # framed once for room sockets, once for gateway sockets
         tagged: str | None = None
         for subscription in list(subscriptions):

@@ -10,11 +10,12 @@ from litestar import Controller, Request, WebSocket, delete, get, post, websocke
 from litestar.params import FromPath, JSONBody
 
 from moot.accounts.api import current_account
-from moot.errors import MootError
+from moot.errors import MootError, is_store_outage
 from moot.http import Caller, RoomId, RoomRef, client_info
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
+from moot.realtime.gateway import refuse_unavailable
 from moot.realtime.tickets import SocketTicket
 from moot.rooms.schemas import (
     CreateRoom,
@@ -144,6 +145,11 @@ async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], ser
     except MootError as exc:
         await socket.send_text(error(exc.code, exc.message))
         await socket.close(code=_CLOSE_FOR.get(exc.code, CloseCode.FORBIDDEN), reason=exc.code)
+        return
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        await refuse_unavailable(socket)
         return
     await services.gateway.serve_single(
         socket, caller, services.room_topic, grant, socket.query_params.get("since")
