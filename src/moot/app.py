@@ -33,7 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from moot import __version__
 from moot.chat.api import ChatController
 from moot.errors import ERRORS, ErrorCode, MootError
-from moot.http import provide_room_id
+from moot.http import MootRequest, provide_room_id
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
     PARTICIPANT_HEADER,
@@ -269,6 +269,7 @@ def create_app(
             *([web_router(root)] if with_api and (root := web_root(settings)) else []),
         ],
         lifespan=[lifespan],
+        request_class=MootRequest,
         cors_config=cors_config(settings.cors_origins),
         state=State({"metrics": metrics_registry, "settings": settings}),
         dependencies={
