@@ -443,12 +443,13 @@ class RoomService:
     async def remove_participant(
         self, room_id: uuid.UUID, host_id: uuid.UUID, target_id: uuid.UUID
     ) -> ParticipantView:
-        if target_id == host_id:
-            raise MootError(
-                "invalid_request", "The host cannot remove themselves; leave the room instead."
-            )
         async with self._pool.acquire() as conn, conn.transaction():
+            # Who asks comes first: a guest naming themselves is refused as not the host.
             locked, _ = await self._host_seat(conn, room_id, host_id)
+            if target_id == host_id:
+                raise MootError(
+                    "invalid_request", "The host cannot remove themselves; leave the room instead."
+                )
             target = await store.active_seat(conn, room_id, target_id)
             if target is None:
                 raise MootError("participant_not_found")
