@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
-from moot.http import Caller, RoomId
+from moot.http import CALLER, HOST, MEMBER, Caller, RoomId, answers
 from moot.media.schemas import MediaAccess, MuteParticipant, MuteResult, WebhookResult, WebRTCConfig
 from moot.services import Svc
 
@@ -22,6 +22,7 @@ class MediaController(Controller):
         "/rooms/{room:str}/media/token",
         status_code=200,
         summary="How to connect audio/video: a LiveKit token, or mesh mode (participants)",
+        responses=answers(*MEMBER, "media_unavailable", "media_server_error"),
     )
     async def media_token(self, services: Svc, participant: Caller, room_id: RoomId) -> MediaAccess:
         return await services.rooms.media_access(room_id, participant)
@@ -30,6 +31,14 @@ class MediaController(Controller):
         "/rooms/{room:str}/participants/{target:uuid}/mute",
         status_code=200,
         summary="Mute a participant's audio or video (host)",
+        responses=answers(
+            *HOST,
+            "validation_failed",
+            "participant_not_found",
+            "media_not_connected",
+            "media_unavailable",
+            "media_server_error",
+        ),
     )
     async def mute_participant(
         self,
@@ -42,7 +51,11 @@ class MediaController(Controller):
         kind = data.kind if data is not None else "audio"
         return await services.rooms.mute(room_id, participant, target, kind)
 
-    @get("/config/webrtc", summary="ICE servers: STUN, TURN with expiring credentials, fallbacks")
+    @get(
+        "/config/webrtc",
+        summary="ICE servers: STUN, TURN with expiring credentials, fallbacks",
+        responses=answers(*CALLER),
+    )
     async def webrtc_config(self, services: Svc, participant: Caller) -> WebRTCConfig:
         return services.media.webrtc_config(participant)
 
@@ -50,6 +63,7 @@ class MediaController(Controller):
         "/livekit/webhook",
         status_code=200,
         summary="LiveKit webhooks (signed by LiveKit; bad signature → 401)",
+        responses=answers("invalid_webhook_signature", "livekit_not_configured"),
     )
     async def livekit_webhook(
         self, request: Request[Any, Any, Any], services: Svc
