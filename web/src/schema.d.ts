@@ -2821,7 +2821,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A download (`Content-Disposition: attachment`) in the format asked for */
+            /** @description A download (`Content-Disposition: attachment`) in the format asked */
             200: {
                 headers: {
                     [name: string]: unknown;
