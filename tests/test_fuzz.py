@@ -36,6 +36,7 @@ from tests.conftest import TestStores
 from tests.processes import free_port, start_moot
 
 EXAMPLES = int(os.environ.get("MOOT_FUZZ_EXAMPLES", "2000"))
+FORGED = "6f1c1a52-3c56-4f5e-9d3b-0d5c6f1e2a77.not-a-signature"
 
 # The checks on every answer: no 5xx, the status, content type, headers and body the schema
 # gives for it, and invalid input refused with a 4xx.
@@ -199,7 +200,8 @@ class Sender(threading.Thread):
         if real_path:
             for name in case.path_parameters:
                 case.path_parameters[name] = meeting.path[name]
-        headers = {"X-Participant-ID": meeting.host if who == "host" else meeting.guest}
+        credential = {"host": meeting.host, "guest": meeting.guest, "forged": FORGED}.get(who)
+        headers = {"X-Participant-ID": credential} if credential else {}
         response = case.call(base_url=served.base, session=served.http, headers=headers)
         self.sent[label] += 1
         self.statuses[response.status_code] += 1
@@ -240,7 +242,8 @@ def test_every_operation_answers_as_its_schema_says(served: Served) -> None:
     @hypothesis.given(
         case=st.one_of(strategies),
         real_path=st.integers(0, 4).map(bool),  # four in five name the real room
-        who=st.sampled_from(["host", "host", "guest"]),
+        # Mostly a seat in the room; sometimes no credential (a fresh identity) or a forged one.
+        who=st.sampled_from(["host", "host", "host", "guest", "guest", "nobody", "forged"]),
     )
     def generate(case: Any, real_path: bool, who: str) -> None:
         sender.put((case, real_path, who))

@@ -120,3 +120,13 @@ async def test_invalid_utf8_in_a_text_frame_fails_the_protocol_not_the_server(
         assert error["code"] == "invalid_frame"
         await ws.send(payload, text=True)
         assert (await closed_with(ws))[0] == 1007
+
+
+async def test_a_transcript_cursor_past_a_bigint_is_refused_not_a_500(moot: Moot) -> None:
+    # Found by tests/test_fuzz.py: PostgreSQL cannot compare a segment id with 2**78.
+    host = await moot.guest()
+    room = await host.create_room(display_name="Host")
+    page = await host.get(f"/api/v1/rooms/{room['code']}/transcripts?after={2**78}")
+    assert (page.status_code, page.json()["code"]) == (422, "validation_failed")
+    last = await host.get(f"/api/v1/rooms/{room['code']}/transcripts?after={2**63 - 1}")
+    assert last.status_code == 200 and last.json()["items"] == []

@@ -115,7 +115,9 @@ class TranscriptionController(Controller):
         participant: Caller,
         room_id: RoomId,
         after: Annotated[
-            int | None, Parameter(ge=0, description="next_after of the page before")
+            int | None,
+            # A segment id is a PostgreSQL bigint: anything larger is no cursor (422, not 500).
+            Parameter(ge=0, le=2**63 - 1, description="next_after of the page before"),
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> TranscriptPage:
