@@ -32,7 +32,7 @@ from schemathesis.checks import CheckContext
 from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 
-from tests.conftest import TestStores
+from tests import conftest
 from tests.processes import free_port, start_moot
 
 EXAMPLES = int(os.environ.get("MOOT_FUZZ_EXAMPLES", "2000"))
@@ -125,7 +125,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(stores: TestStores, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    stores: conftest.TestStores, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     """A real `moot serve` on the test stores, its limits out of the fuzzer's way."""
     directory = tmp_path_factory.mktemp("fuzz")
     Redis.from_url(stores.redis_url).flushdb()
