@@ -206,6 +206,9 @@ async def test_host_actions_are_refused_to_participants_and_strangers(moot: Moot
         ("post", f"/api/v1/rooms/{code}/host", {"participant_id": guest.participant_id}),
         ("delete", f"/api/v1/rooms/{code}/participants/{host.participant_id}", None),
     ]
+    # Who asks is checked before what is asked: a guest removing themselves is not the host.
+    as_self = await guest.delete(f"/api/v1/rooms/{code}/participants/{guest.participant_id}")
+    assert (as_self.status_code, as_self.json()["code"]) == (403, "not_host")
     for method, path, body in actions:
         kwargs = {"json": body} if body is not None else {}
         as_guest = await getattr(guest, method)(path, **kwargs)

@@ -216,6 +216,14 @@ async def test_audio_becomes_partials_and_finals_for_everyone_and_rows_in_postgr
     assert srt.status_code == 200
     assert "Ada: hello everyone" in srt.text
     assert srt.headers["content-disposition"].endswith('transcript.srt"')
+    for fmt, content_type in (
+        ("srt", "application/x-subrip; charset=utf-8"),
+        ("txt", "text/plain; charset=utf-8"),
+        ("vtt", "text/vtt; charset=utf-8"),
+        ("json", "application/json"),
+    ):
+        export = await guest.get(f"/api/v1/rooms/{room['code']}/transcripts/export?format={fmt}")
+        assert export.headers["content-type"] == content_type  # one charset, not two
     bad = await guest.get(f"/api/v1/rooms/{room['code']}/transcripts/export?format=doc")
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
     state = (await host.get(f"/api/v1/rooms/{room['code']}/transcription")).json()

@@ -30,7 +30,7 @@ from moot import __version__
 from moot.accounts.api import AccountController, SessionController, provide_account
 from moot.chat.api import ChatController
 from moot.errors import ERRORS, ErrorCode, MootError, is_store_outage
-from moot.http import provide_room_id
+from moot.http import MootRequest, provide_room_id
 from moot.identity.api import (
     ISSUED_IDENTITY_KEY,
     PARTICIPANT_HEADER,
@@ -309,6 +309,7 @@ def create_app(
             *([web_router(root)] if with_api and (root := web_root(settings)) else []),
         ],
         lifespan=[lifespan],
+        request_class=MootRequest,
         cors_config=cors_config(settings.cors_origins),
         state=State({"metrics": metrics_registry, "settings": settings}),
         dependencies={

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 import asyncpg
+import msgspec
 from limits.errors import StorageError
 from redis import exceptions as redis_errors
 
@@ -138,6 +139,15 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
 
 
 assert set(ERRORS) == set(get_args(ErrorCode)), "ERRORS and ErrorCode must list the same codes"
+
+
+class ErrorBody(msgspec.Struct):
+    """The body of every error answer, as the API's schema describes it. Some codes add
+    details next to these two: `field` or `errors` (validation), `retry_after` and `limit`
+    (rate limits), `max_participants`, `mesh_max_participants`, `livekit_code`."""
+
+    code: ErrorCode
+    message: str
 
 
 class MootError(Exception):

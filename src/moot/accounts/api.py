@@ -18,6 +18,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from moot.accounts.schemas import (
@@ -31,13 +32,22 @@ from moot.accounts.schemas import (
     UpdateAccount,
 )
 from moot.accounts.service import AccountSession
-from moot.errors import MootError
-from moot.http import client_info
+from moot.errors import ErrorCode, MootError
+from moot.http import answers, client_info
 from moot.services import Svc
 
 SESSION_COOKIE = "moot_session"
 _CALLER_KEY = "moot.account"  # where a request's resolved session is kept for its handlers
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A 204 that may clear the session cookie: no body (the handler returns a Response to set it).
+SIGNED_OUT = {204: ResponseSpec(data_container=None, description="Done; nothing follows")}
+# What a route for the signed-in account may answer before it does anything (its OpenAPI).
+SIGNED_IN: tuple[ErrorCode, ...] = (
+    "not_signed_in",
+    "session_expired",
+    "cross_site_request",
+    "rate_limited",
+)
 
 Account = NamedDependency[AccountSession]  # the signed-in caller; 401 when there is none
 
@@ -149,7 +159,12 @@ class AccountController(Controller):
     path = "/api/v1"
     tags = ["accounts"]
 
-    @post("/accounts", status_code=201, summary="Create an account; signs it in")
+    @post(
+        "/accounts",
+        status_code=201,
+        summary="Create an account; signs it in",
+        responses=answers("validation_failed", "weak_password", "email_taken", "rate_limited"),
+    )
     async def register(
         self, request: Request[Any, Any, Any], data: JSONBody[Register], services: Svc
     ) -> Response[SignedIn]:
@@ -157,7 +172,11 @@ class AccountController(Controller):
         body = await services.accounts.register(data, client.ip, client.user_agent)
         return _with_session(request, services, body)
 
-    @patch("/me", summary="Change the display name or the email (the email needs the password)")
+    @patch(
+        "/me",
+        summary="Change the display name or the email (the email needs the password)",
+        responses=answers(*SIGNED_IN, "validation_failed", "email_taken", "wrong_password"),
+    )
     async def update_me(
         self, data: JSONBody[UpdateAccount], services: Svc, account: Account
     ) -> AccountView:
@@ -167,6 +186,7 @@ class AccountController(Controller):
         "/me/password",
         status_code=204,
         summary="Change the password; signs out every other session",
+        responses=answers(*SIGNED_IN, "validation_failed", "wrong_password", "weak_password"),
     )
     async def change_password(
         self, data: JSONBody[ChangePassword], services: Svc, account: Account
@@ -177,6 +197,7 @@ class AccountController(Controller):
         "/me/delete",
         status_code=204,
         summary="Delete the account (needs the password); its personal data is erased",
+        responses=answers(*SIGNED_IN, "validation_failed", "wrong_password") | SIGNED_OUT,
     )
     async def delete_me(
         self,
@@ -193,7 +214,12 @@ class SessionController(Controller):
     path = "/api/v1/sessions"
     tags = ["accounts"]
 
-    @post("/", status_code=201, summary="Sign in (401 invalid_login)")
+    @post(
+        "/",
+        status_code=201,
+        summary="Sign in (401 invalid_login)",
+        responses=answers("validation_failed", "invalid_login", "rate_limited"),
+    )
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[Login], services: Svc
     ) -> Response[SignedIn]:
@@ -201,25 +227,40 @@ class SessionController(Controller):
         body = await services.accounts.login(data, client.ip, client.user_agent)
         return _with_session(request, services, body)
 
-    @get("/", summary="The account's sessions: device, last seen")
+    @get("/", summary="The account's sessions: device, last seen", responses=answers(*SIGNED_IN))
     async def list_sessions(self, services: Svc, account: Account) -> SessionList:
         return SessionList(items=await services.accounts.list_sessions(account))
 
-    @delete("/current", status_code=204, summary="Sign out this session")
+    @delete(
+        "/current",
+        status_code=204,
+        summary="Sign out this session",
+        responses=answers(*SIGNED_IN) | SIGNED_OUT,
+    )
     async def sign_out(
         self, request: Request[Any, Any, Any], services: Svc, account: Account
     ) -> Response[None]:
         await services.accounts.revoke_session(account, account.session_id)
         return _signed_out(request)
 
-    @delete("/", status_code=204, summary="Sign out everywhere (every session, this one too)")
+    @delete(
+        "/",
+        status_code=204,
+        summary="Sign out everywhere (every session, this one too)",
+        responses=answers(*SIGNED_IN) | SIGNED_OUT,
+    )
     async def sign_out_everywhere(
         self, request: Request[Any, Any, Any], services: Svc, account: Account
     ) -> Response[None]:
         await services.accounts.sign_out_everywhere(account)
         return _signed_out(request)
 
-    @delete("/{session_id:uuid}", status_code=204, summary="Revoke one of the account's sessions")
+    @delete(
+        "/{session_id:uuid}",
+        status_code=204,
+        summary="Revoke one of the account's sessions",
+        responses=answers(*SIGNED_IN, "not_found") | SIGNED_OUT,
+    )
     async def revoke(
         self,
         request: Request[Any, Any, Any],

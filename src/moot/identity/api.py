@@ -8,6 +8,7 @@ from typing import Any, cast
 from litestar import Request, WebSocket, post
 
 from moot.accounts.api import SAFE_METHODS, signed_in
+from moot.http import answers
 from moot.identity.schemas import Identity
 from moot.services import Svc
 
@@ -15,7 +16,13 @@ PARTICIPANT_HEADER = "X-Participant-ID"
 ISSUED_IDENTITY_KEY = "moot.issued_identity"
 
 
-@post("/api/v1/identity", status_code=201, tags=["identity"], summary="Issue an identity")
+@post(
+    "/api/v1/identity",
+    status_code=201,
+    tags=["identity"],
+    summary="Issue an identity",
+    responses=answers("rate_limited"),
+)
 async def create_identity(request: Request[Any, Any, Any], services: Svc) -> Identity:
     """A fresh anonymous identity. Send `token` back as the `X-Participant-ID` header."""
     return await _mint(request, services)

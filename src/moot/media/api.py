@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from moot.errors import MootError
-from moot.http import Caller, RoomId
+from moot.http import HOST, MEMBER, Caller, RoomId, answers
 from moot.media.schemas import MediaAccess, MuteParticipant, MuteResult, WebhookResult, WebRTCConfig
 from moot.services import Svc
 
@@ -23,6 +23,7 @@ class MediaController(Controller):
         "/rooms/{room:str}/media/token",
         status_code=200,
         summary="How to connect audio/video: a LiveKit token, or mesh mode (participants)",
+        responses=answers(*MEMBER, "media_unavailable", "media_server_error"),
     )
     async def media_token(self, services: Svc, participant: Caller, room_id: RoomId) -> MediaAccess:
         return await services.rooms.media_access(room_id, participant)
@@ -31,6 +32,14 @@ class MediaController(Controller):
         "/rooms/{room:str}/participants/{target:uuid}/mute",
         status_code=200,
         summary="Mute a participant's audio or video (host)",
+        responses=answers(
+            *HOST,
+            "validation_failed",
+            "participant_not_found",
+            "media_not_connected",
+            "media_unavailable",
+            "media_server_error",
+        ),
     )
     async def mute_participant(
         self,
@@ -46,6 +55,7 @@ class MediaController(Controller):
     @get(
         "/rooms/{room:str}/media/webrtc",
         summary="ICE servers: STUN, TURN with credentials that expire with the room (participants)",
+        responses=answers(*MEMBER),
     )
     async def room_webrtc_config(
         self, request: Request[Any, Any, Any], services: Svc, participant: Caller, room_id: RoomId
@@ -55,6 +65,7 @@ class MediaController(Controller):
     @get(
         "/config/webrtc",
         summary="The same as GET /rooms/{room}/media/webrtc, the room named by `?room=`",
+        responses=answers(*MEMBER),
     )
     async def webrtc_config(
         self,
@@ -79,6 +90,7 @@ class MediaController(Controller):
         "/livekit/webhook",
         status_code=200,
         summary="LiveKit webhooks (signed by LiveKit; bad signature → 401)",
+        responses=answers("invalid_webhook_signature", "livekit_not_configured"),
     )
     async def livekit_webhook(
         self, request: Request[Any, Any, Any], services: Svc

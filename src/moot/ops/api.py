@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import MediaType, Response, get
+from litestar.openapi import ResponseSpec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -49,7 +50,14 @@ async def _check_redis(redis: Redis) -> str:
         return f"unavailable: {type(exc).__name__}"
 
 
-@get("/ready", tags=["ops"], summary="PostgreSQL and Redis reachable")
+@get(
+    "/ready",
+    tags=["ops"],
+    summary="PostgreSQL and Redis reachable",
+    responses={
+        503: ResponseSpec(Readiness, description="A store is unreachable", generate_examples=False)
+    },
+)
 async def ready(services: Svc) -> Response[Readiness]:
     postgres_state, redis_state = await asyncio.gather(
         _check_postgres(services.pool), _check_redis(services.redis)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import WebSocket, post, websocket
 
 from moot.errors import MootError
-from moot.http import Caller
+from moot.http import CALLER, Caller, answers
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
@@ -20,6 +20,7 @@ from moot.services import Svc
     status_code=200,
     tags=["realtime"],
     summary="A one-time ticket to open the gateway socket",
+    responses=answers(*CALLER),
 )
 async def gateway_ticket(services: Svc, participant: Caller) -> SocketTicket:
     """Open `/ws?ticket=<ticket>` within `expires_in` seconds; the ticket opens one socket.

@@ -27,6 +27,7 @@ from litestar.exceptions import WebSocketDisconnect
 from redis.exceptions import RedisError
 
 from moot.errors import MootError, is_store_outage
+from moot.infra.untrusted import guarded
 from moot.realtime import envelope
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.hub import Connection, Ending, Hub, Subscription
@@ -126,7 +127,7 @@ class _ClientFrame(msgspec.Struct):
     since: str | None = None
 
 
-_decode_client = msgspec.json.Decoder(_ClientFrame).decode
+_decode_client = guarded(msgspec.json.Decoder(_ClientFrame).decode)
 
 
 def _is_ping(raw: str) -> bool:

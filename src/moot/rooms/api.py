@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from moot.accounts.api import current_account
 from moot.errors import MootError, is_store_outage
-from moot.http import Caller, RoomId, RoomRef, client_info
+from moot.http import CALLER, HOST, MEMBER, Caller, RoomId, RoomRef, answers, client_info
 from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
@@ -34,7 +34,12 @@ class RoomController(Controller):
     path = "/api/v1/rooms"
     tags = ["rooms"]
 
-    @post("/", status_code=201, summary="Create a room; the caller becomes its host")
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a room; the caller becomes its host",
+        responses=answers(*CALLER, "validation_failed", "media_unavailable", "media_server_error"),
+    )
     async def create_room(
         self,
         request: Request[Any, Any, Any],
@@ -47,13 +52,31 @@ class RoomController(Controller):
             data = msgspec.structs.replace(data, display_name=account.account.display_name)
         return await services.rooms.create_room(participant, data, client_info(request))
 
-    @get("/{room:str}", summary="Room details (anyone with the link)")
+    @get(
+        "/{room:str}",
+        summary="Room details (anyone with the link)",
+        responses=answers("room_not_found", "rate_limited"),
+    )
     async def get_room(
         self, request: Request[Any, Any, Any], services: Svc, room: RoomRef
     ) -> RoomView:
         return await services.rooms.look_up(room, client_info(request))
 
-    @post("/{room:str}/join", status_code=200, summary="Join (idempotent per identity)")
+    @post(
+        "/{room:str}/join",
+        status_code=200,
+        summary="Join (idempotent per identity)",
+        responses=answers(
+            *CALLER,
+            "validation_failed",
+            "room_not_found",
+            "room_ended",
+            "removed_from_room",
+            "room_full",
+            "mesh_room_full",
+            "room_locked",
+        ),
+    )
     async def join_room(
         self,
         request: Request[Any, Any, Any],
@@ -72,25 +95,49 @@ class RoomController(Controller):
             room_id, participant, display_name, client_info(request)
         )
 
-    @post("/{room:str}/leave", status_code=200, summary="Leave; the host role passes on")
+    @post(
+        "/{room:str}/leave",
+        status_code=200,
+        summary="Leave; the host role passes on",
+        responses=answers(*MEMBER),
+    )
     async def leave_room(self, services: Svc, participant: Caller, room_id: RoomId) -> LeaveResult:
         return await services.rooms.leave_room(room_id, participant)
 
-    @get("/{room:str}/participants", summary="Who is in the room (participants only)")
+    @get(
+        "/{room:str}/participants",
+        summary="Who is in the room (participants only)",
+        responses=answers(*MEMBER),
+    )
     async def list_participants(
         self, services: Svc, participant: Caller, room_id: RoomId
     ) -> ParticipantList:
         return ParticipantList(items=await services.rooms.list_participants(room_id, participant))
 
-    @post("/{room:str}/end", status_code=200, summary="End the meeting for everyone (host)")
+    @post(
+        "/{room:str}/end",
+        status_code=200,
+        summary="End the meeting for everyone (host)",
+        responses=answers(*HOST, "media_unavailable", "media_server_error"),
+    )
     async def end_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
         return await services.rooms.end_room(room_id, participant)
 
-    @post("/{room:str}/lock", status_code=200, summary="Refuse new joins (host)")
+    @post(
+        "/{room:str}/lock",
+        status_code=200,
+        summary="Refuse new joins (host)",
+        responses=answers(*HOST),
+    )
     async def lock_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
         return await services.rooms.set_locked(room_id, participant, True)
 
-    @post("/{room:str}/unlock", status_code=200, summary="Accept new joins again (host)")
+    @post(
+        "/{room:str}/unlock",
+        status_code=200,
+        summary="Accept new joins again (host)",
+        responses=answers(*HOST),
+    )
     async def unlock_room(self, services: Svc, participant: Caller, room_id: RoomId) -> RoomView:
         return await services.rooms.set_locked(room_id, participant, False)
 
@@ -98,6 +145,9 @@ class RoomController(Controller):
         "/{room:str}/participants/{target:uuid}",
         status_code=200,
         summary="Remove a participant (host); they cannot rejoin",
+        responses=answers(
+            *HOST, "participant_not_found", "media_unavailable", "media_server_error"
+        ),
     )
     async def remove_participant(
         self, services: Svc, participant: Caller, target: FromPath[uuid.UUID], room_id: RoomId
@@ -108,6 +158,7 @@ class RoomController(Controller):
         "/{room:str}/ws-ticket",
         status_code=200,
         summary="A one-time ticket to open this room's socket (participants)",
+        responses=answers(*MEMBER),
     )
     async def room_socket_ticket(
         self, services: Svc, participant: Caller, room_id: RoomId
@@ -117,7 +168,12 @@ class RoomController(Controller):
         await services.rooms.require_participant(room_id, participant)
         return await services.tickets.issue(participant, services.tickets.purpose(room_id))
 
-    @post("/{room:str}/host", status_code=200, summary="Hand the host role to someone (host)")
+    @post(
+        "/{room:str}/host",
+        status_code=200,
+        summary="Hand the host role to someone (host)",
+        responses=answers(*HOST, "validation_failed", "already_host", "participant_not_found"),
+    )
     async def transfer_host(
         self, data: JSONBody[TransferHost], services: Svc, participant: Caller, room_id: RoomId
     ) -> ParticipantView:

@@ -21,6 +21,7 @@ import msgspec
 from moot.chat.schemas import ClientSend, ClientTyping
 from moot.chat.service import ChatService
 from moot.errors import MootError
+from moot.infra.untrusted import guarded
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import EventHead
 from moot.realtime.gateway import Grant, Reply, SubscriptionEnded
@@ -34,7 +35,7 @@ from moot.rooms.schemas import ParticipantView
 from moot.rooms.service import RoomService
 
 RoomFrame = ClientTyping | ClientSend | ClientOffer | ClientAnswer | ClientIce
-_decode_frame = msgspec.json.Decoder(RoomFrame).decode
+_decode_frame = guarded(msgspec.json.Decoder(RoomFrame).decode)
 _ROOMS_CACHED = 10_000  # rooms whose seated participants one instance remembers
 _SEATS_CHANGED = frozenset(("participant.joined", "participant.left", "room.ended"))
 

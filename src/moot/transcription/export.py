@@ -100,12 +100,19 @@ _TEXT_FORMATS: dict[str, tuple[Callable[[list[Cue]], str], str]] = {
 }
 
 
+# The media type each format is served as.
+MEDIA_TYPES: dict[str, str] = {
+    **{fmt: media_type for fmt, (_, media_type) in _TEXT_FORMATS.items()},
+    "json": "application/json",
+}
+
+
 def render(segments: Sequence[TranscriptSegment], fmt: str) -> tuple[str | bytes, str, str]:
     """(body, media type, file extension) of the transcript in `fmt` (txt, srt, vtt, json).
     Segments are put in timeline order (started_at, id) first."""
     ordered = sorted(segments, key=lambda s: (s.started_at, s.id))
     if fmt == "json":
-        return msgspec.json.encode(ordered), "application/json", "json"
+        return msgspec.json.encode(ordered), MEDIA_TYPES["json"], "json"
     if fmt not in _TEXT_FORMATS:
         raise ValueError(f"unknown transcript format {fmt!r}")
     write, media_type = _TEXT_FORMATS[fmt]
