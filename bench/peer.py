@@ -593,17 +593,14 @@ def peer(moot: MootProcess, smoke: bool, paced_seconds: float, repeat: int) -> d
     executable = installed()
     if executable is None:
         return {"skipped": "prosody is not installed (Debian: apt-get install prosody)"}
-    try:
-        with ProsodyProcess() as prosody:
-            result = asyncio.run(
-                _compare(Moot(moot), Prosody(prosody), smoke, paced_seconds, repeat)
-            )
-            result["prosody_version"] = _version(executable)
-            return result
-    except RuntimeError as exc:
-        if "prosody" not in str(exc):
-            raise
-        return {"skipped": f"prosody could not start: {exc}"}
+    with contextlib.ExitStack() as stack:
+        try:
+            prosody = stack.enter_context(ProsodyProcess())
+        except RuntimeError as exc:
+            return {"skipped": f"prosody could not start: {exc}"}
+        result = asyncio.run(_compare(Moot(moot), Prosody(prosody), smoke, paced_seconds, repeat))
+        result["prosody_version"] = _version(executable)
+        return result
 
 
 def _version(executable: str) -> str:

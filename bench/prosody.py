@@ -106,7 +106,9 @@ class ProsodyProcess:
         # mod_websocket answers a plain GET once the HTTP service and its route are up.
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prosody exited during start-up: {self.log_tail()}")
+                log = self.log_tail()
+                self.__exit__()
+                raise RuntimeError(f"prosody exited during start-up: {log}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/xmpp-websocket").status_code == 200:
                     break
