@@ -1,7 +1,9 @@
 """`scripts/dev bench` — measure moot against its targets; prints markdown, writes JSON.
 
-scripts/dev bench                 the full run (chat fan-out sizes in bench/chat_fanout.py)
-scripts/dev bench --smoke         a tiny run that checks the harness works
+scripts/dev bench                 the full run (chat fan-out sizes in bench/chat_fanout.py),
+                                  then the comparison against Prosody (bench/peer.py)
+scripts/dev bench --smoke         a tiny run that checks the harness works (without the peer)
+scripts/dev bench peer            only the comparison against Prosody (--smoke: tiny)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import peer
 from bench.capacity import capacity
 from bench.chat_fanout import SIZES, SMOKE_SIZES, chat_fanout, run_fanout
 from bench.join import join, run_join
@@ -184,8 +187,39 @@ def compare_servers(seconds: float) -> dict[str, Any]:
     return results
 
 
+def peer_only(smoke: bool, seconds: float, repeat: int, out: Path) -> None:
+    """`scripts/dev bench peer`: moot and Prosody side by side, nothing else."""
+    began = time.perf_counter()
+    speed_before = reference_ms()
+    with MootProcess() as server:
+        compared = peer.peer(server, smoke, seconds, repeat)
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "reference_ms": [speed_before, reference_ms()],
+        "repeat": repeat,
+        "peer": compared,
+    }
+    report["run_seconds"] = round(time.perf_counter() - began)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    (out / f"peer-{'smoke-' if smoke else ''}{stamp}.json").write_text(json.dumps(report, indent=2))
+    print(
+        f"### moot against Prosody — {report['date']}\n\nMachine: {report['machine']}. "
+        f"Machine speed, a fixed pure-Python loop: {report['reference_ms'][0]} ms at the start, "
+        f"{report['reference_ms'][1]} ms at the end. The run took "
+        f"{report['run_seconds'] / 60:.1f} minutes.\n"
+    )
+    print(peer.markdown(compared))
+    print()
+    print(json.dumps(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument(
+        "mode", nargs="?", choices=["all", "peer"], default="all", help="peer: only vs Prosody"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks the harness")
     parser.add_argument("--seconds", type=float, default=None, help="send phase per size")
     parser.add_argument("--repeat", type=int, default=None, help="runs per size (median)")
@@ -193,6 +227,10 @@ def main() -> None:
     args = parser.parse_args()
     seconds = args.seconds or (1.0 if args.smoke else 6.0)
     repeat = args.repeat or (1 if args.smoke else 3)
+
+    if args.mode == "peer":
+        peer_only(args.smoke, 0.5 if args.smoke else 5.0, repeat, args.out)
+        return
 
     began = time.perf_counter()
     speed_before = reference_ms()
@@ -234,6 +272,8 @@ def main() -> None:
         }
     if not args.smoke:
         report["servers"] = compare_servers(seconds / 2)
+        with MootProcess() as server:
+            report["peer"] = peer.peer(server, False, 5.0, repeat)
     report["reference_ms"][1] = reference_ms()
     report["run_seconds"] = round(time.perf_counter() - began)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -242,6 +282,9 @@ def main() -> None:
         json.dumps(report, indent=2)
     )
     print(markdown(report))
+    if "peer" in report:
+        print()
+        print(peer.markdown(report["peer"]))
     print()
     print(json.dumps(report))
 

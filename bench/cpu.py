@@ -21,6 +21,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), sum(int(f) for f in fields[11:15]) / _TICKS
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of one process (and its waited-for children); 0 if it is gone."""
+    found = _stat(pid)
+    return found[1] if found is not None else 0.0
+
+
 def cpu_seconds(server_pid: int, data_dir: Path) -> dict[str, float]:
     """CPU seconds so far of the moot process, its embedded PostgreSQL (the postmaster and its
     backends) and Valkey (a child of moot), and the driver (this process)."""
