@@ -360,7 +360,7 @@ async def test_the_cleanup_pass_deletes_expired_sessions(
     )
     pool = await asyncpg.create_pool(stores.database_url, min_size=1, max_size=1)
     try:
-        report = await run_cleanup(pool, make_settings())
+        report = await run_cleanup(pool, make_settings().rooms())
     finally:
         await pool.close()
     assert report.sessions_deleted == 1

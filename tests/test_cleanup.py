@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from moot.infra.postgres import CLEANUP_LOCK, create_pool
 from moot.rooms.cleanup import CleanupReport, run_cleanup
+from moot.settings import RoomSettings
 from tests.conftest import SECRET, Moot, MootFactory, make_settings
 from tests.conftest import TestStores as Stores
 
@@ -33,13 +34,13 @@ async def pool(stores: Stores, db: asyncpg.Connection) -> AsyncIterator[asyncpg.
         await pool.close()
 
 
-def cleanup_settings(**overrides: Any):  # type: ignore[no-untyped-def]
+def cleanup_settings(**overrides: Any) -> RoomSettings:
     defaults: dict[str, Any] = {
         "room_idle_timeout_seconds": 15 * 60,
         "participant_data_retention_seconds": 7 * DAY,
         "ended_room_retention_seconds": 30 * DAY,
     }
-    return make_settings(**{**defaults, **overrides})
+    return make_settings(**{**defaults, **overrides}).rooms()
 
 
 def counts(report: CleanupReport) -> dict[str, Any]:

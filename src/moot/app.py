@@ -376,7 +376,7 @@ def _background_tasks(services: Services, *, with_api: bool) -> list[asyncio.Tas
     tasks: list[asyncio.Task[None]] = []
     if settings.cleanup_enabled:
         metrics = services.metrics
-        cleanup = cleanup_forever(settings, metrics, lambda: rooms.clean_up(metrics))
+        cleanup = cleanup_forever(settings.rooms(), metrics, lambda: rooms.clean_up(metrics))
         tasks.append(asyncio.create_task(cleanup, name="moot-cleanup"))
     if with_api and services.presence.enabled:
         sweeper = services.presence.sweep_forever(rooms.gone)

@@ -135,7 +135,7 @@ async def build_services(
     runs = TranscriptionRuns(pool, redis, transcription, transcription_events, members)
     rooms = RoomService(
         pool,
-        settings,
+        settings.rooms(),
         limiter,
         members=members,
         events=RoomEvents(chat, log),

@@ -50,6 +50,11 @@ class RoomSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_participants_limit: int
     max_lifetime_seconds: int
     mesh_max_participants: int
+    # The cleanup pass
+    idle_timeout_seconds: int
+    participant_data_retention_seconds: int
+    ended_room_retention_seconds: int
+    cleanup_interval_seconds: int
 
 
 class IceSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -279,6 +284,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             max_participants_limit=self.room_max_participants_limit,
             max_lifetime_seconds=self.room_max_lifetime_seconds,
             mesh_max_participants=self.mesh_max_participants,
+            idle_timeout_seconds=self.room_idle_timeout_seconds,
+            participant_data_retention_seconds=self.participant_data_retention_seconds,
+            ended_room_retention_seconds=self.ended_room_retention_seconds,
+            cleanup_interval_seconds=self.cleanup_interval_seconds,
         )
 
     def ice(self) -> IceSettings:

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from moot.accounts.service import purge_expired_sessions
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import CLEANUP_LOCK
-from moot.settings import Settings
+from moot.settings import RoomSettings
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +69,7 @@ _DELETE_OLD_ROOMS = """
 
 
 async def run_cleanup(
-    pool: asyncpg.Pool, settings: Settings, metrics: Metrics | None = None
+    pool: asyncpg.Pool, settings: RoomSettings, metrics: Metrics | None = None
 ) -> CleanupReport:
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CLEANUP_LOCK):
@@ -77,7 +77,7 @@ async def run_cleanup(
                 metrics.cleanup_runs.labels("skipped").inc()
             return CleanupReport(ran=False)
         idle = await conn.fetch(
-            _END_ROOMS.format(condition=_IDLE), "idle", settings.room_idle_timeout_seconds
+            _END_ROOMS.format(condition=_IDLE), "idle", settings.idle_timeout_seconds
         )
         expired = await conn.fetch(_END_ROOMS.format(condition=_EXPIRED), "expired")
         purged = await conn.execute(
@@ -111,7 +111,7 @@ async def run_cleanup(
 
 
 async def cleanup_forever(
-    settings: Settings, metrics: Metrics, clean_up: Callable[[], Awaitable[CleanupReport]]
+    settings: RoomSettings, metrics: Metrics, clean_up: Callable[[], Awaitable[CleanupReport]]
 ) -> None:
     """The periodic task inside `moot serve`: `clean_up` is the room service's pass (this
     module's, and what follows from it in Redis and LiveKit). A failed pass is logged and

@@ -48,7 +48,7 @@ from moot.rooms.schemas import (
     RoomSession,
     RoomView,
 )
-from moot.settings import Settings
+from moot.settings import RoomSettings
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +119,7 @@ class RoomService:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        settings: Settings,
+        settings: RoomSettings,
         limiter: RateLimiter,
         *,
         members: RoomMembers,
@@ -259,11 +259,11 @@ class RoomService:
     ) -> RoomSession:
         await self._limiter.check("room_create", client.ip or "unknown")
         settings = self._settings
-        max_participants = body.max_participants or settings.room_default_max_participants
-        if max_participants > settings.room_max_participants_limit:
+        max_participants = body.max_participants or settings.default_max_participants
+        if max_participants > settings.max_participants_limit:
             raise MootError(
                 "validation_failed",
-                f"max_participants must be at most {settings.room_max_participants_limit}.",
+                f"max_participants must be at most {settings.max_participants_limit}.",
                 field="max_participants",
             )
         # No title is stored as "": clients show the room's code (a default title would be
@@ -272,7 +272,7 @@ class RoomService:
         description = clean_text(body.description) if body.description else None
         name = "Host" if body.display_name is None else body.display_name
         display_name = clean_display_name(name)
-        expires_at = datetime.now(UTC) + timedelta(seconds=settings.room_max_lifetime_seconds)
+        expires_at = datetime.now(UTC) + timedelta(seconds=settings.max_lifetime_seconds)
 
         async with self._pool.acquire() as conn, conn.transaction():
             room_id: uuid.UUID | None = None
@@ -605,7 +605,7 @@ def _session(room: RoomView, you: ParticipantView) -> RoomSession:
     return RoomSession(**msgspec.structs.asdict(room), you=you)
 
 
-def _join_refusal(outcome: str, capacity: int | None, settings: Settings) -> MootError:
+def _join_refusal(outcome: str, capacity: int | None, settings: RoomSettings) -> MootError:
     if outcome == "room_full":
         return MootError(
             "room_full",
