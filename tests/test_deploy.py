@@ -379,7 +379,8 @@ def test_the_api_environment_is_a_valid_moot_configuration_for_the_stack(tmp_pat
     assert api.secret_key == SECRETS["MOOT_SECRET_KEY"]
     assert api.worker_embedded is False
     assert api.worker_public_url == "wss://meet.example.net/ws/transcribe"
-    assert api.livekit_enabled and api.livekit_server_url() == "http://livekit:7880"
+    livekit = api.livekit()
+    assert livekit is not None and livekit.server_url == "http://livekit:7880"
     assert api.livekit_url == "wss://livekit.meet.example.net"
     assert api.turn_secret == SECRETS["MOOT_TURN_SECRET"]
     assert api.turn_servers.startswith("turn:meet.example.net:3478")

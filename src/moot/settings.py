@@ -349,10 +349,6 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """True when moot itself runs PostgreSQL and/or Valkey."""
         return not self.database_url or not self.redis_url
 
-    @property
-    def livekit_enabled(self) -> bool:
-        return bool(self.livekit_url)
-
     def livekit_server_url(self) -> str:
         """The LiveKit server API's base URL (http/https)."""
         url = self.livekit_api_url or self.livekit_url

@@ -31,12 +31,16 @@ mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 
 def accepted_encodings(header: str) -> set[str]:
-    """The content codings an Accept-Encoding header allows (q=0 refuses one)."""
+    """The content codings an Accept-Encoding header allows (`q=0` refuses one)."""
     accepted = set()
     for item in header.split(","):
-        name, _, params = item.strip().partition(";")
+        name, _, params = item.partition(";")
         quality = params.strip().removeprefix("q=")
-        if name and not (params and quality.replace(".", "").strip("0") == ""):
+        try:
+            refused = bool(quality) and float(quality) == 0
+        except ValueError:
+            refused = False
+        if name.strip() and not refused:
             accepted.add(name.strip().lower())
     return accepted
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Literal
 
 import asyncpg
@@ -13,7 +12,7 @@ import asyncpg
 from moot.chat.schemas import Author
 from moot.errors import MootError
 from moot.rooms import store
-from moot.rooms.schemas import ParticipantView
+from moot.rooms.schemas import ParticipantView, RoomView
 
 Seat = tuple[uuid.UUID, uuid.UUID]  # (room, participant)
 LeftReason = Literal["left", "removed", "room_ended"]
@@ -58,14 +57,8 @@ class RoomMembers:
         """`preferred` if they are in the room, else the room's host (None in an empty room)."""
         return await store.present_or_host(conn, room_id, preferred)
 
-    async def is_active(self, conn: store.Conn, room_id: uuid.UUID) -> bool:
-        room = await store.get_room(conn, room_id)
-        return room is not None and room.status == "active"
-
-    async def started(self, conn: store.Conn, room_id: uuid.UUID) -> tuple[datetime, bool] | None:
-        """When the room was created and whether it is still active (None: no such room)."""
-        room = await store.get_room(conn, room_id)
-        return None if room is None else (room.created_at, room.status == "active")
+    async def room(self, conn: store.Conn, room_id: uuid.UUID) -> RoomView | None:
+        return await store.get_room(conn, room_id)
 
     async def present(self, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
         async with self._pool.acquire() as conn:

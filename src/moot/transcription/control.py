@@ -109,16 +109,16 @@ class TranscriptionRuns:
     async def run(self, room_id: uuid.UUID) -> RunState | None:
         """What the worker checks a run against (None: no such room)."""
         async with self._pool.acquire() as conn:
-            room = await self.members.started(conn, room_id)
+            room = await self.members.room(conn, room_id)
             if room is None:
                 return None
             row = await store.room_transcription(conn, room_id)
-        created_at, room_active = room
+        room_active = room.status == "active"
         return RunState(
             room_active=room_active,
             active=room_active and row.status == "active",
             seconds=row.seconds,
-            created_at=created_at,
+            created_at=room.created_at,
         )
 
     async def state(self, room_id: uuid.UUID) -> TranscriptionState:
@@ -176,7 +176,8 @@ class TranscriptionControl:
         run = secrets.token_urlsafe(12)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._runs.members.lock(conn, room.id)
-            if not await self._runs.members.is_active(conn, room.id):
+            locked = await self._runs.members.room(conn, room.id)
+            if locked is None or locked.status != "active":
                 raise MootError("room_ended")  # ended between the seat check and the lock
             now = await self._runs.state_in(conn, room.id)
             if now.host_id != participant_id:

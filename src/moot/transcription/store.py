@@ -189,14 +189,6 @@ async def room_transcription(conn: Conn, room_id: uuid.UUID) -> RoomTranscriptio
     return RoomTranscription() if row is None else msgspec.convert(dict(row), RoomTranscription)
 
 
-async def room_usage(conn: Conn, room_id: uuid.UUID) -> float:
-    """Seconds of audio transcribed in the room over its closed sessions (0 if none)."""
-    seconds: float | None = await conn.fetchval(
-        "SELECT seconds FROM room_transcriptions WHERE room_id = $1", room_id
-    )
-    return seconds or 0.0
-
-
 async def set_status(conn: Conn, room_id: uuid.UUID, status: str) -> None:
     """Mark the run active or idle; `started_at` is when it last went from idle to active."""
     await conn.execute(
