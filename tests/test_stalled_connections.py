@@ -5,6 +5,8 @@ than its Content-Length. Meanwhile everyone else is served."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
 from collections.abc import Awaitable
 from pathlib import Path
@@ -89,3 +91,43 @@ async def test_three_hundred_stalled_connections_are_closed_within_seconds(
             process.send_signal(signal.SIGTERM)
             await asyncio.to_thread(process.wait, 20)
     assert process.returncode == 0
+
+
+async def test_a_client_that_leaves_mid_request_is_logged_as_gone_not_as_a_server_error(
+    tmp_path: Path, stores: Any
+) -> None:
+    """Half a body, then the client closes: the request line says 499 (client closed), the
+    way nginx logs it, and nothing is logged as a failure of ours."""
+    port = free_port()
+    log_file = tmp_path / "moot.log"
+    with log_file.open("wb") as output:
+        process = start_moot("serve", port, tmp_path / "data", stores, output=output)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await wait_ready(base)
+            _, writer = await stall(port, SHORT_BODY)
+            writer.close()
+            await writer.wait_closed()
+            # The server notices the closed connection and logs the request: wait for the
+            # line (the process writes it after the disconnect reaches the app).
+            async with asyncio.timeout(20):
+                while not _request_lines(log_file, "POST"):
+                    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+                        assert (await http.get("/health")).status_code == 200
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(process.wait, 20)
+    [line] = _request_lines(log_file, "POST")
+    assert line["status"] == 499, line
+    assert "unhandled_error" not in log_file.read_text(encoding="utf-8")
+    assert all(line["status"] != 500 for line in _request_lines(log_file, "GET"))
+
+
+def _request_lines(log_file: Path, method: str) -> list[dict[str, Any]]:
+    lines = []
+    for raw in log_file.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            line = json.loads(raw)
+            if line.get("event") == "request" and line.get("method") == method:
+                lines.append(line)
+    return lines

@@ -123,6 +123,10 @@ def _on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Res
 # -- request middleware --------------------------------------------------------------------
 
 
+# The status logged and counted for a request whose client left before any response.
+CLIENT_CLOSED = 499
+
+
 def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
     """Request id, access log line, Prometheus counters, and a freshly issued identity's header.
 
@@ -141,11 +145,21 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
             request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
             started = time.perf_counter()
             status = 500
+            gone = False  # the client went away before any response started
+
+            async def receive_wrapper() -> ReceiveMessage:
+                nonlocal gone
+                message = await receive()
+                if message["type"] == "http.disconnect" and status == 500:
+                    gone = True
+                return message
 
             async def send_wrapper(message: Message) -> None:
                 nonlocal status
                 if message["type"] == "http.response.start":
-                    status = message["status"]
+                    # After the client left, the framework answers an error nobody reads:
+                    # the line says the client closed (499, as nginx logs it), not a 500.
+                    status = CLIENT_CLOSED if gone else message["status"]
                     headers = list(message.get("headers", []))
                     headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
                     issued = cast(dict[str, Any], scope).get(ISSUED_IDENTITY_KEY)
@@ -159,8 +173,10 @@ def request_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
 
             with structlog.contextvars.bound_contextvars(request_id=request_id):
                 try:
-                    await app(scope, receive, send_wrapper)
+                    await app(scope, receive_wrapper, send_wrapper)
                 finally:
+                    if gone:
+                        status = CLIENT_CLOSED
                     elapsed = time.perf_counter() - started
                     route = scope.get("path_template") or "unmatched"
                     method = scope["method"]
