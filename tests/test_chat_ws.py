@@ -366,7 +366,7 @@ async def test_system_messages_carry_what_happened_as_a_typed_note(live: LiveMoo
         await host.post(f"/api/v1/rooms/{ref}/unlock")
         await host.post(f"/api/v1/rooms/{ref}/host", json={"participant_id": guest.participant_id})
         await host.post(f"/api/v1/rooms/{ref}/leave")
-        live_notes = []
+        live_notes: list[dict[str, Any]] = []
         async with asyncio.timeout(5):
             while len(live_notes) < 5:
                 frame = json.loads(await ws.recv())
