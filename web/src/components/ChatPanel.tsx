@@ -18,7 +18,12 @@ import { ConfirmDialog, IconButton } from './ui';
 export function systemText(t: TFunction, message: ChatMessage): string {
   const note = message.system;
   if (!note) return message.content;
-  return t(`system.${note.kind}`, { name: note.name ?? '', previous: note.previous_name ?? '' });
+  // A kind this client does not know yet reads as the server's English text.
+  return t(`system.${note.kind}`, {
+    name: note.name ?? '',
+    previous: note.previous_name ?? '',
+    defaultValue: message.content,
+  });
 }
 
 /** Why a message did not go out, by the server's error code. */
