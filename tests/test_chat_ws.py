@@ -310,3 +310,106 @@ async def test_locking_and_unlocking_reach_everyone_as_room_updated(live: LiveMo
         assert note["message"]["content"] == "The host locked the room"
         await host.post(f"/api/v1/rooms/{room['code']}/unlock")
         assert (await next_of(ws, "room.updated"))["locked"] is False
+
+
+async def test_a_refused_message_send_names_its_client_id_in_the_error(live_factory) -> None:  # type: ignore[no-untyped-def]
+    live = await live_factory(rate_limit_chat_message="1/minute")
+    room, _, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as ws:
+        await next_of(ws, "ready")
+        await ws.send(json.dumps({"type": "message.send", "content": "first", "client_id": "c1"}))
+        assert (await next_of(ws, "message.sent"))["client_id"] == "c1"
+        created = await next_of(ws, "message.created")
+        assert created["message"]["content"] == "first" and created["client_id"] == "c1"
+
+        # Over the limit: the error says which message it refused, and when to try again.
+        await ws.send(json.dumps({"type": "message.send", "content": "second", "client_id": "c2"}))
+        refused = await next_of(ws, "error")
+        assert refused["code"] == "rate_limited" and refused["client_id"] == "c2"
+        assert refused["limit"] == "chat_message" and refused["retry_after"] >= 1
+
+        # Every error a message.send frame ends in names it: a blank message, a frame whose
+        # content is not text; one sent without a client_id gets its error as before.
+        await ws.send(json.dumps({"type": "message.send", "content": "  ", "client_id": "c3"}))
+        blank = await next_of(ws, "error")
+        assert blank["code"] == "validation_failed" and blank["client_id"] == "c3"
+        await ws.send(json.dumps({"type": "message.send", "content": 7, "client_id": "c4"}))
+        undecodable = await next_of(ws, "error")
+        assert undecodable["code"] == "invalid_frame" and undecodable["client_id"] == "c4"
+        await ws.send(json.dumps({"type": "message.send", "content": "third"}))
+        anonymous = await next_of(ws, "error")
+        assert anonymous["code"] == "rate_limited" and "client_id" not in anonymous
+
+    # On the gateway the error carries the topic as well.
+    async with connect(f"{live.ws_url}/ws?token={guest.token}") as ws:
+        await next_of(ws, "ready")
+        topic = f"room:{room['id']}"
+        await ws.send(json.dumps({"type": "subscribe", "topic": topic}))
+        await next_of(ws, "subscribed")
+        frame = {"type": "message.send", "topic": topic, "content": "again", "client_id": "g1"}
+        await ws.send(json.dumps(frame))
+        refused = await next_of(ws, "error")
+        assert refused["code"] == "rate_limited"
+        assert refused["client_id"] == "g1" and refused["topic"] == topic
+
+
+async def test_system_messages_carry_what_happened_as_a_typed_note(live: LiveMoot) -> None:
+    host = await live.guest()
+    room = await host.create_room(display_name="Ada")
+    ref = room["code"]
+    guest = await live.guest()
+    assert (await guest.join(ref, "Grace")).status_code == 200
+    async with socket(live, ref, guest) as ws:
+        ready = await next_of(ws, "ready")
+        assert (await guest.join(ref, "Grace H.")).status_code == 200
+        await host.post(f"/api/v1/rooms/{ref}/lock")
+        await host.post(f"/api/v1/rooms/{ref}/unlock")
+        await host.post(f"/api/v1/rooms/{ref}/host", json={"participant_id": guest.participant_id})
+        await host.post(f"/api/v1/rooms/{ref}/leave")
+        live_notes: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while len(live_notes) < 5:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "message.created":
+                    live_notes.append(frame["message"])
+    grace, ada = guest.participant_id, host.participant_id
+    expected = [
+        ("Grace is now Grace H.", {"kind": "renamed", "participant_id": grace, "name": "Grace H.",
+                                    "previous_name": "Grace"}),
+        ("The host locked the room", {"kind": "locked"}),
+        ("The host unlocked the room", {"kind": "unlocked"}),
+        ("Grace H. is now the host", {"kind": "host_changed", "participant_id": grace,
+                                      "name": "Grace H."}),
+        ("Ada left", {"kind": "left", "participant_id": ada, "name": "Ada"}),
+    ]  # fmt: skip
+    assert [(m["content"], m["system"]) for m in live_notes] == expected
+    assert all(m["message_type"] == "system" for m in live_notes)
+
+    newcomer = await live.guest()
+    assert (await newcomer.join(ref, "Linus")).status_code == 200
+    await guest.delete(f"/api/v1/rooms/{ref}/participants/{newcomer.participant_id}")
+    await guest.post(f"/api/v1/rooms/{ref}/chat/messages", json={"content": "hello"})
+    # History over REST has the notes, from the creator's own join on; user messages have none.
+    history = (await guest.get(f"/api/v1/rooms/{ref}/chat/messages")).json()["items"]
+    notes = [(m["content"], m["system"]) for m in history]
+    assert notes[0] == ("Ada joined", {"kind": "joined", "participant_id": ada, "name": "Ada"})
+    assert notes[-3:] == [
+        ("Linus joined", {"kind": "joined", "participant_id": newcomer.participant_id,
+                          "name": "Linus"}),
+        ("Linus was removed by the host", {"kind": "removed",
+                                           "participant_id": newcomer.participant_id,
+                                           "name": "Linus"}),
+        ("hello", None),
+    ]  # fmt: skip
+    # A socket that comes back with its cursor gets them replayed, typed as they were.
+    async with socket(live, ref, guest, since=ready["cursor"]) as ws:
+        frames = await frames_until(ws, "ready")
+        replayed = [f["message"] for f in frames if f["type"] == "message.created"]
+        assert [(m["content"], m["system"]) for m in replayed[:5]] == expected
+        # The end of the meeting, the last note before the socket closes.
+        await guest.post(f"/api/v1/rooms/{ref}/end")
+        frames = await frames_until(ws, "room.ended")
+    ended = [f["message"] for f in frames if f["type"] == "message.created"]
+    assert [(m["content"], m["system"]) for m in ended] == [
+        ("The meeting has ended", {"kind": "ended"})
+    ]

@@ -77,26 +77,26 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(
-    stores: TestStores, gladia: GladiaState, tmp_path_factory: pytest.TempPathFactory
+    stores: TestStores,
+    gladia: GladiaState,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Server]:
-    """`moot serve` with web/dist, on the test stores, transcribing through the stand-in."""
+    """`moot serve` with web/dist, on the test stores, transcribing through the stand-in; a
+    test module's `MOOT_ENV` dict adds or overrides settings for its server."""
     work = tmp_path_factory.mktemp("browser")
     port = free_port()
     log = work / "serve.log"
+    env = {
+        "MOOT_RATE_LIMIT_ENABLED": "false",
+        "MOOT_WEB_DIR": str(WEB_DIST),
+        "MOOT_GLADIA_BASE_URL": gladia.base_url,
+        "MOOT_GLADIA_API_KEY": gladia.api_key,
+        "MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS": "50",
+        **getattr(request.module, "MOOT_ENV", {}),
+    }
     with log.open("wb") as out:
-        process = start_moot(
-            "serve",
-            port,
-            work / "data",
-            stores,
-            output=out,
-            cwd=work,
-            MOOT_RATE_LIMIT_ENABLED="false",
-            MOOT_WEB_DIR=str(WEB_DIST),
-            MOOT_GLADIA_BASE_URL=gladia.base_url,
-            MOOT_GLADIA_API_KEY=gladia.api_key,
-            MOOT_TRANSCRIPT_FLUSH_INTERVAL_MS="50",
-        )
+        process = start_moot("serve", port, work / "data", stores, output=out, cwd=work, **env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -43,8 +43,10 @@ async def open_browser(browser: Any, server: Server) -> AsyncIterator[Open]:
 
 
 async def start_meeting(page: Any, title: str, name: str) -> str:
-    """From the landing page, in one click; then through the pre-join. Returns the room URL."""
+    """From the landing page (your name, then one click); then through the pre-join, where the
+    name is already filled in. Returns the room URL."""
     await page.goto("/")
+    await page.get_by_label("Your name").fill(name)
     await page.get_by_label("Meeting title").fill(title)
     await page.get_by_role("button", name="New meeting").click()
     await page.wait_for_url(re.compile(r"/r/[a-z]{3}-[a-z]{4}-[a-z]{3}$"))

@@ -1,6 +1,12 @@
 // A chat as one reader has it: the messages, who is typing, what is unread, and sending,
 // editing and deleting. It knows a conversation only through `Conversation`, so the same store
 // (and ChatPanel) can serve a meeting's chat today and a channel or a direct message later.
+//
+// A message the reader sends is theirs to keep until the server has it: it waits in `outgoing`
+// ("sending") with a client id the server names in its answer — `message.sent`, the
+// `message.created` it broadcasts, or an `error` — and if it is refused, or nothing answers,
+// it stays there "failed", its text intact, until the reader sends it again or discards it.
+import { ApiError } from './api';
 import { Observable } from './store';
 import type { ChatMessage, MessagePage, RoomEvent } from './types';
 
@@ -17,8 +23,21 @@ export interface Conversation {
 /** The frames of a conversation's socket that change its chat. */
 export type ChatEvent = Extract<
   RoomEvent,
-  { type: 'message.created' | 'message.edited' | 'message.deleted' | 'typing' }
+  { type: 'message.created' | 'message.edited' | 'message.deleted' | 'message.sent' | 'typing' }
 >;
+
+/** A message of the reader's own that the server has not shown to everyone yet. */
+export interface Outgoing {
+  clientId: string;
+  content: string;
+  status: 'sending' | 'failed';
+  /** Why it failed: the server's error code, or `timeout` when nothing answered. */
+  error?: string;
+  /** When a rate-limited message may be tried again (ms since the epoch). */
+  retryAt?: number;
+  /** The message's id, once the server acknowledged it (its `message.created` may follow). */
+  id?: string;
+}
 
 export interface Typist {
   id: string;
@@ -28,12 +47,15 @@ export interface Typist {
 
 export interface ChatState {
   messages: ChatMessage[];
+  outgoing: Outgoing[];
   typing: Typist[];
   unread: number;
 }
 
 const TYPING_SHOWN_MS = 4000;
 const TYPING_SENT_EVERY_MS = 2500;
+/** A message the socket took but nothing acknowledged within this time counts as not sent. */
+const SEND_TIMEOUT_MS = 10_000;
 
 // Message ids sort in the order the server accepted the messages.
 const byId = (a: ChatMessage, b: ChatMessage) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -42,6 +64,7 @@ export class ChatStore extends Observable<ChatState> {
   private open = false;
   private lastTyping = 0;
   private typingTimer = 0;
+  private readonly sendTimers = new Map<string, number>();
 
   constructor(
     private readonly conversation: Conversation,
@@ -49,13 +72,17 @@ export class ChatStore extends Observable<ChatState> {
     private readonly self: string,
     private readonly onError: (error: unknown) => void,
   ) {
-    super({ messages: [], typing: [], unread: 0 });
+    super({ messages: [], outgoing: [], typing: [], unread: 0 });
   }
 
   handle(event: ChatEvent) {
     switch (event.type) {
       case 'message.created':
+        if (event.client_id) this.settle(event.client_id);
         this.add(event.message);
+        break;
+      case 'message.sent':
+        this.acknowledged(event.client_id, event.id);
         break;
       case 'message.edited':
         this.replace(event.message);
@@ -76,6 +103,8 @@ export class ChatStore extends Observable<ChatState> {
       const known = new Map(items.map((m) => [m.id, m]));
       for (const m of this.state.messages) if (!known.has(m.id)) known.set(m.id, m);
       this.set({ messages: [...known.values()].sort(byId) });
+      // Acknowledged messages whose `message.created` was missed are in the history now.
+      for (const entry of this.state.outgoing) if (entry.id && known.has(entry.id)) this.settle(entry.clientId);
     } catch {
       /* the socket still brings new messages */
     }
@@ -95,13 +124,28 @@ export class ChatStore extends Observable<ChatState> {
   async send(content: string) {
     const text = content.trim();
     if (!text) return;
-    // On the socket the message comes back as `message.created`; without it, REST answers it.
-    if (this.conversation.sendFrame({ type: 'message.send', content: text, client_id: newClientId() })) return;
-    try {
-      this.add(await this.conversation.send(text));
-    } catch (error) {
-      this.onError(error);
-    }
+    const entry: Outgoing = { clientId: newClientId(), content: text, status: 'sending' };
+    this.set({ outgoing: [...this.state.outgoing, entry] });
+    await this.deliver(entry);
+  }
+
+  /** Send a failed message again, with the same client id. */
+  async retry(clientId: string) {
+    const entry = this.outgoingFor(clientId);
+    if (!entry || entry.status !== 'failed') return;
+    const again: Outgoing = { clientId, content: entry.content, status: 'sending' };
+    this.updateOutgoing(clientId, () => again);
+    await this.deliver(again);
+  }
+
+  /** Give up on a failed message. */
+  discard(clientId: string) {
+    this.settle(clientId);
+  }
+
+  /** The server refused a message the reader sent (an `error` event naming its client id). */
+  refused(clientId: string, code: string, retryAfter?: number) {
+    this.fail(clientId, code, retryAfter);
   }
 
   async edit(id: string, content: string) {
@@ -131,9 +175,72 @@ export class ChatStore extends Observable<ChatState> {
 
   dispose() {
     this.stopTypingClock();
+    for (const timer of this.sendTimers.values()) clearTimeout(timer);
+    this.sendTimers.clear();
+  }
+
+  /** On the socket the message comes back as `message.created` (and `message.sent`); without
+   * the socket, REST answers it. */
+  private async deliver(entry: Outgoing) {
+    const { clientId, content } = entry;
+    if (this.conversation.sendFrame({ type: 'message.send', content, client_id: clientId })) {
+      clearTimeout(this.sendTimers.get(clientId));
+      this.sendTimers.set(
+        clientId,
+        window.setTimeout(() => {
+          this.sendTimers.delete(clientId);
+          if (this.outgoingFor(clientId)?.status === 'sending') this.fail(clientId, 'timeout');
+        }, SEND_TIMEOUT_MS),
+      );
+      return;
+    }
+    try {
+      const message = await this.conversation.send(content);
+      this.settle(clientId);
+      this.add(message);
+    } catch (error) {
+      const code = error instanceof ApiError ? error.code : 'network_error';
+      const after = error instanceof ApiError ? Number(error.details.retry_after) || undefined : undefined;
+      this.fail(clientId, code, after);
+    }
+  }
+
+  private acknowledged(clientId: string, id: string) {
+    if (this.state.messages.some((m) => m.id === id)) this.settle(clientId);
+    else this.updateOutgoing(clientId, (entry) => ({ ...entry, id, status: 'sending', error: undefined }));
+    this.stopSendTimer(clientId);
+  }
+
+  private fail(clientId: string, error: string, retryAfter?: number) {
+    this.stopSendTimer(clientId);
+    const retryAt = retryAfter ? Date.now() + retryAfter * 1000 : undefined;
+    // An acknowledged message is on its way to everyone: a late error does not undo it.
+    this.updateOutgoing(clientId, (entry) => (entry.id ? entry : { ...entry, status: 'failed', error, retryAt }));
+  }
+
+  /** The message is out (or discarded): it leaves `outgoing`. */
+  private settle(clientId: string) {
+    this.stopSendTimer(clientId);
+    if (this.outgoingFor(clientId)) this.set({ outgoing: this.state.outgoing.filter((e) => e.clientId !== clientId) });
+  }
+
+  private stopSendTimer(clientId: string) {
+    clearTimeout(this.sendTimers.get(clientId));
+    this.sendTimers.delete(clientId);
+  }
+
+  private outgoingFor(clientId: string) {
+    return this.state.outgoing.find((e) => e.clientId === clientId);
+  }
+
+  private updateOutgoing(clientId: string, change: (entry: Outgoing) => Outgoing) {
+    if (!this.outgoingFor(clientId)) return;
+    this.set({ outgoing: this.state.outgoing.map((e) => (e.clientId === clientId ? change(e) : e)) });
   }
 
   private add(message: ChatMessage) {
+    const waiting = this.state.outgoing.find((e) => e.id === message.id);
+    if (waiting) this.settle(waiting.clientId);
     if (this.state.messages.some((m) => m.id === message.id)) return;
     const fromOthers = message.participant_id !== this.self && message.message_type === 'user';
     this.set({

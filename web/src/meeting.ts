@@ -112,6 +112,7 @@ export class Meeting extends Observable<MeetingState> {
       case 'message.created':
       case 'message.edited':
       case 'message.deleted':
+      case 'message.sent':
       case 'typing':
         this.chat.handle(event);
         break;
@@ -168,7 +169,9 @@ export class Meeting extends Observable<MeetingState> {
         this.finish('ended');
         break;
       case 'error':
-        if (event.code === 'rate_limited' || event.code === 'validation_failed')
+        // A refused chat message shows as failed, with its text and a retry, in the chat.
+        if (event.client_id) this.chat.refused(event.client_id, event.code, event.retry_after);
+        else if (event.code === 'rate_limited' || event.code === 'validation_failed')
           this.notices.notify(`errors.${event.code}`, {}, 'error');
         break;
     }

@@ -811,6 +811,7 @@ export interface components {
             participant_id: string | null;
             /** Format: uuid */
             room_id: string;
+            system?: components["schemas"]["SystemNote"] | null;
         };
         /** ConfirmPassword */
         ConfirmPassword: {
@@ -1082,6 +1083,14 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "owner" | "admin" | "member";
+        };
+        /** SystemNote */
+        SystemNote: {
+            /** @enum {string} */
+            kind: "joined" | "left" | "removed" | "renamed" | "host_changed" | "locked" | "unlocked" | "ended";
+            name?: string | null;
+            participant_id?: string | null;
+            previous_name?: string | null;
         };
         /** TranscriptPage */
         TranscriptPage: {

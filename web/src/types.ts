@@ -11,6 +11,8 @@ export type Room = Schemas['RoomView'];
 export type RoomSession = Schemas['RoomSession'];
 export type ParticipantList = Schemas['ParticipantList'];
 export type ChatMessage = Schemas['ChatMessage'];
+/** What a system message tells, as data: `kind` and the names it needs. */
+export type SystemNote = Schemas['SystemNote'];
 export type MessagePage = Schemas['MessagePage'];
 export type DeleteResult = Schemas['DeleteResult'];
 export type LeaveResult = Schemas['LeaveResult'];
@@ -39,7 +41,7 @@ export interface TranscriptLine {
 /** Frames the room WebSocket pushes (README, "The room WebSocket"). */
 export type RoomEvent =
   | { type: 'ready'; cursor: string; you: Participant }
-  | { type: 'message.created'; cursor: string; message: ChatMessage }
+  | { type: 'message.created'; cursor: string; message: ChatMessage; client_id?: string }
   | { type: 'message.edited'; cursor: string; message: ChatMessage }
   | { type: 'message.deleted'; cursor: string; message_id: string; deleted_by: string }
   | { type: 'participant.joined'; cursor: string; participant: Participant }
@@ -77,4 +79,11 @@ export type RoomEvent =
       end: number;
       language: string | null;
     }
-  | { type: 'error'; code: string; message: string };
+  | {
+      type: 'error';
+      code: string;
+      message: string;
+      /** The `client_id` of the `message.send` frame this error refused. */
+      client_id?: string;
+      retry_after?: number;
+    };

@@ -19,6 +19,27 @@ class Author:
     moderator: bool  # may delete anyone's message (a room's host)
 
 
+# What a system message tells, by kind: its `content` says it in English for clients that
+# only show text; `system` says it as data, for clients to word in their reader's language.
+SystemKind = Literal[
+    "joined",  # name (participant_id) joined
+    "left",  # name left
+    "removed",  # name was removed by the host
+    "renamed",  # previous_name is now name
+    "host_changed",  # name is now the host
+    "locked",  # the host locked the room
+    "unlocked",  # the host unlocked it
+    "ended",  # the meeting has ended
+]
+
+
+class SystemNote(msgspec.Struct, kw_only=True, omit_defaults=True):
+    kind: SystemKind
+    participant_id: uuid.UUID | None = None  # whom it is about, if anyone
+    name: str | None = None
+    previous_name: str | None = None
+
+
 class ChatMessage(msgspec.Struct, kw_only=True):
     id: str
     room_id: uuid.UUID
@@ -28,6 +49,7 @@ class ChatMessage(msgspec.Struct, kw_only=True):
     content: str
     created_at: datetime
     edited_at: datetime | None = None
+    system: SystemNote | None = None  # on system messages (older ones have none)
 
 
 class SendMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,8 +69,13 @@ class DeleteResult(msgspec.Struct):
 # -- events on the conversation's topic -----------------------------------------------------
 
 
-class MessageCreated(msgspec.Struct, kw_only=True, tag="message.created", tag_field="type"):
+class MessageCreated(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag="message.created", tag_field="type"
+):
     message: ChatMessage
+    # The sender's `client_id` from its `message.send` frame, if it gave one: with it the
+    # sender matches the message to its draft, even when the `message.sent` ack was lost.
+    client_id: str | None = None
 
 
 class MessageEdited(msgspec.Struct, kw_only=True, tag="message.edited", tag_field="type"):

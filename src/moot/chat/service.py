@@ -19,6 +19,7 @@ from moot.chat.schemas import (
     MessageDeleted,
     MessageEdited,
     MessagePage,
+    SystemNote,
     Typing,
 )
 from moot.chat.store import ChatStore, StoredMessage
@@ -56,8 +57,12 @@ def _new_message(
     display_name: str,
     message_type: str,
     content: str,
+    *,
+    system: SystemNote | None = None,
+    client_id: str | None = None,
 ) -> tuple[ChatMessage, StoredMessage]:
-    """A message stamped now, and what the store keeps of it."""
+    """A message stamped now, and what the store keeps of it (`client_id` goes on its event
+    only: the message itself is the same for everyone)."""
     now_ms = time.time_ns() // 1_000_000
     message = ChatMessage(
         id=new_message_id(now_ms),
@@ -67,8 +72,10 @@ def _new_message(
         message_type=message_type,  # type: ignore[arg-type]
         content=content,
         created_at=datetime.fromtimestamp(now_ms / 1000, UTC),
+        system=system,
     )
-    return message, (message.id, now_ms, _encode(message), _encode(MessageCreated(message=message)))
+    event = MessageCreated(message=message, client_id=client_id)
+    return message, (message.id, now_ms, _encode(message), _encode(event))
 
 
 def _score(message_id: str) -> int:
@@ -115,27 +122,37 @@ class ChatService:
         author = await self._members.author(room_id, participant_id)
         return await self.send_as(room_id, author, content)
 
-    async def send_as(self, room_id: uuid.UUID, author: Author, content: str) -> ChatMessage:
+    async def send_as(
+        self, room_id: uuid.UUID, author: Author, content: str, client_id: str | None = None
+    ) -> ChatMessage:
         """Send for an author already checked (a room socket checks at connect)."""
         content = self.clean_content(content)
         await self._limiter.check("chat_message", str(author.participant_id))
         message, stored = _new_message(
-            room_id, author.participant_id, author.display_name, "user", content
+            room_id,
+            author.participant_id,
+            author.display_name,
+            "user",
+            content,
+            client_id=client_id,
         )
         await self._store.add_message(room_id, _topic(room_id), stored)
         return message
 
-    async def system_message(self, room_id: uuid.UUID, content: str) -> ChatMessage:
-        message, stored = _new_message(room_id, None, _SYSTEM, "system", content)
+    async def system_message(
+        self, room_id: uuid.UUID, content: str, system: SystemNote
+    ) -> ChatMessage:
+        """`content` in English, `system` the same as data (clients word it themselves)."""
+        message, stored = _new_message(room_id, None, _SYSTEM, "system", content, system=system)
         await self._store.add_message(room_id, _topic(room_id), stored)
         return message
 
     async def event_with_system_message(
-        self, room_id: uuid.UUID, event: bytes, content: str
+        self, room_id: uuid.UUID, event: bytes, content: str, system: SystemNote
     ) -> None:
         """Publish an event on the room's topic and the system message that tells of it, in
         one step (the join path: one round trip to Redis)."""
-        _, stored = _new_message(room_id, None, _SYSTEM, "system", content)
+        _, stored = _new_message(room_id, None, _SYSTEM, "system", content, system=system)
         await self._store.add_after_event(room_id, _topic(room_id), event, stored)
 
     async def history(

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
 from moot.chat.schemas import ClientSend, ClientTyping
 from moot.chat.service import ChatService
-from moot.errors import MootError
+from moot.errors import MootError, is_store_outage
 from moot.infra.untrusted import guarded
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import EventHead
@@ -36,6 +38,16 @@ from moot.rooms.service import RoomService
 
 RoomFrame = ClientTyping | ClientSend | ClientOffer | ClientAnswer | ClientIce
 _decode_frame = guarded(msgspec.json.Decoder(RoomFrame).decode)
+
+
+class _SendHead(msgspec.Struct):
+    """Just enough of a frame that failed to decode to name the message it was."""
+
+    type: Any = None
+    client_id: Any = None
+
+
+_decode_head = guarded(msgspec.json.Decoder(_SendHead).decode)
 _ROOMS_CACHED = 10_000  # rooms whose seated participants one instance remembers
 _SEATS_CHANGED = frozenset(("participant.joined", "participant.left", "room.ended"))
 
@@ -53,6 +65,34 @@ def ending(head: EventHead, participant_id: uuid.UUID) -> tuple[CloseCode, str] 
     if head.type == "participant.left" and head.participant_id == participant_id:
         return _ENDINGS["removed" if head.reason == "removed" else "left"]
     return None
+
+
+@contextmanager
+def _naming(client_id: str | None) -> Iterator[None]:
+    """The error a `message.send` frame ends in carries the frame's `client_id`, so the
+    sender knows which of its messages did not go out (and can offer to send it again)."""
+    try:
+        yield
+    except MootError as exc:
+        if client_id is not None:
+            exc.details["client_id"] = client_id
+        raise
+    except Exception as exc:
+        if client_id is None or not is_store_outage(exc):
+            raise
+        raise MootError("service_unavailable", client_id=client_id) from exc
+
+
+def _client_id_of(frame: str) -> dict[str, str]:
+    """The `client_id` of a `message.send` frame that failed to decode, if it has a usable one."""
+    try:
+        head = _decode_head(frame)
+    except msgspec.DecodeError:
+        return {}
+    client_id = head.client_id
+    if head.type != "message.send" or not isinstance(client_id, str) or len(client_id) > 64:
+        return {}
+    return {"client_id": client_id}
 
 
 @dataclass(frozen=True)
@@ -113,14 +153,17 @@ class RoomTopic:
         try:
             decoded = _decode_frame(frame)
         except msgspec.DecodeError as exc:
-            raise MootError("invalid_frame", str(exc)) from None
+            raise MootError("invalid_frame", str(exc), **_client_id_of(frame)) from None
         if isinstance(decoded, ClientTyping):
             if held.typing.take():  # extras are dropped silently: typing is a hint
                 await self._require_seat(grant)
                 await self._chat.typing(held.room_id, as_author(held.seat))
         elif isinstance(decoded, ClientSend):
-            await self._require_seat(grant)
-            message = await self._chat.send_as(held.room_id, as_author(held.seat), decoded.content)
+            with _naming(decoded.client_id):
+                await self._require_seat(grant)
+                message = await self._chat.send_as(
+                    held.room_id, as_author(held.seat), decoded.content, decoded.client_id
+                )
             if decoded.client_id is not None:
                 reply("message.sent", {"client_id": decoded.client_id, "id": message.id})
         elif self._signal_allowed(held):

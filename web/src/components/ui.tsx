@@ -161,7 +161,8 @@ export function MenuItem({
   );
 }
 
-/** A modal question with a confirm button; the confirm button gets focus. */
+/** A modal question with a confirm button; the confirm button gets focus, Tab stays inside,
+ * and Escape cancels (only the dialog: it is heard first, and goes no further). */
 export function ConfirmDialog({
   text,
   confirm,
@@ -175,15 +176,31 @@ export function ConfirmDialog({
 }) {
   const { t } = useTranslation();
   const button = useRef<HTMLButtonElement>(null);
+  const dialog = useRef<HTMLDivElement>(null);
+  const cancel = useRef(onCancel);
+  useEffect(() => {
+    cancel.current = onCancel;
+  }, [onCancel]);
+  // Once, on opening: a parent re-rendering (a new onCancel) must not move the focus back.
   useEffect(() => {
     button.current?.focus();
-    const onKey = (event: KeyboardEvent) => event.key === 'Escape' && onCancel();
-    document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
-  }, [onCancel]);
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') {
+        event.stopPropagation();
+        cancel.current();
+      } else if (event.key === 'Tab' && dialog.current) {
+        const buttons = [...dialog.current.querySelectorAll('button')];
+        const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+        event.preventDefault();
+        buttons[(at + (event.shiftKey ? buttons.length - 1 : 1)) % buttons.length]?.focus();
+      }
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, []);
   return (
     <div className="scrim" onMouseDown={(event) => event.target === event.currentTarget && onCancel()}>
-      <div className="dialog" role="alertdialog" aria-modal="true" aria-label={text}>
+      <div className="dialog" role="alertdialog" aria-modal="true" aria-label={text} ref={dialog}>
         <p>{text}</p>
         <div className="dialog-actions">
           <button type="button" className="button text" onClick={onCancel}>

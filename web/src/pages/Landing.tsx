@@ -1,15 +1,21 @@
-// `/`: start a meeting in one click, or join one by its code or link.
-import { type FormEvent, useState } from 'react';
+// `/`: start a meeting (your name, then one click; the name is remembered), or join one by
+// its code or link. The name comes first so the meeting opens with "Ada joined", not with a
+// placeholder name renamed a moment later.
+import { type FormEvent, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api';
 import { Icon } from '../components/Icon';
 import { Header } from '../components/Header';
 import { errorCode } from '../notices';
 import { codeFrom, navigate } from '../router';
-import { savedName } from './names';
+import './landing.css';
+import { savedName, saveName } from './names';
 
 export function Landing() {
   const { t } = useTranslation();
+  const [name, setName] = useState(savedName);
+  const [nameMissing, setNameMissing] = useState(false);
+  const nameInput = useRef<HTMLInputElement>(null);
   const [title, setTitle] = useState('');
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
@@ -17,10 +23,17 @@ export function Landing() {
 
   async function start(event: FormEvent) {
     event.preventDefault();
+    const displayName = name.trim();
+    if (!displayName) {
+      setNameMissing(true);
+      nameInput.current?.focus();
+      return;
+    }
     setBusy(true);
     setError(null);
+    saveName(displayName); // the pre-join offers it, so joining changes nothing
     try {
-      const room = await api.createRoom(title.trim(), savedName());
+      const room = await api.createRoom(title.trim(), displayName);
       navigate(`/r/${room.code}`, { created: true });
     } catch (failure) {
       const { key, params } = errorCode(failure);
@@ -43,7 +56,25 @@ export function Landing() {
         <section className="landing-copy">
           <h1>{t('landing.headline')}</h1>
           <p className="lead">{t('landing.lead')}</p>
-          <form className="start-form" onSubmit={(event) => void start(event)}>
+          <form className="start-form with-name" onSubmit={(event) => void start(event)}>
+            <label className="sr-only" htmlFor="host-name">
+              {t('landing.nameLabel')}
+            </label>
+            <input
+              id="host-name"
+              ref={nameInput}
+              className="input host-name"
+              placeholder={t('landing.namePlaceholder')}
+              value={name}
+              maxLength={200}
+              autoComplete="nickname"
+              aria-invalid={nameMissing || undefined}
+              aria-describedby={nameMissing ? 'host-name-missing' : undefined}
+              onChange={(event) => {
+                setName(event.target.value);
+                setNameMissing(false);
+              }}
+            />
             <label className="sr-only" htmlFor="meeting-title">
               {t('landing.titleLabel')}
             </label>
@@ -60,6 +91,11 @@ export function Landing() {
               {busy ? t('landing.starting') : t('landing.start')}
             </button>
           </form>
+          {nameMissing ? (
+            <p className="form-error" role="alert" id="host-name-missing">
+              <Icon name="warning" size={18} /> {t('landing.nameFirst')}
+            </p>
+          ) : null}
           <div className="divider">
             <span>{t('landing.or')}</span>
           </div>
