@@ -245,8 +245,8 @@ class SpaceService:
             await store.remove_member(conn, space_id, target)
             afters = await self._send_out(conn, space_id, {target})
             new_space = await self._ensure_a_space(conn, target)
-        for after in afters:
-            await after()
+        # The removal first: it ends their subscription to the space before its meetings
+        # hear that they were sent out.
         if target == account_id:
             await self._events.space(
                 space_id, MemberLeft(participant_id=target, display_name=gone.display_name)
@@ -256,6 +256,8 @@ class SpaceService:
                 space_id,
                 MemberRemoved(participant_id=target, display_name=gone.display_name, by=account_id),
             )
+        for after in afters:
+            await after()
         await self._events.user(
             target,
             SpaceLeft(space_id=space_id, reason="left" if target == account_id else "removed"),
