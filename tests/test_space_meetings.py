@@ -544,6 +544,27 @@ async def test_members_hear_the_space_and_a_removed_members_subscription_ends_ev
     assert events[-1] == {"type": "space.left", "space_id": space["id"], "reason": "removed"}
 
 
+async def test_a_meeting_ends_when_its_last_socket_stays_away_past_the_grace_period(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=1)
+    space, _, admin, member = await team(people_of(live.http))
+    room = await new_room(admin, space)
+    async with gateway(live, admin) as watcher:
+        assert (await subscribe(watcher, space))["type"] == "subscribed"
+        assert (await enter(member, room)).status_code == 200
+        started = await next_of(watcher, "meeting.started")
+        url = f"{live.ws_url}/ws/chat/{room['code']}"
+        async with connect(url, additional_headers=member.headers) as tab:
+            await next_of(tab, "ready")
+        # The tab is gone (no leave); a grace period later the room is empty.
+        ended = await next_of(watcher, "meeting.ended")
+        assert (ended["session_id"], ended["reason"]) == (started["meeting"]["session_id"], "empty")
+    [session] = (await sessions(member, space))["items"]
+    assert session["end_reason"] == "empty"
+    assert session["attendees"][0]["left_at"] is not None
+
+
 async def test_deleting_a_space_ends_every_subscription_and_tells_each_member(
     live: LiveMoot, redis: Redis
 ) -> None:
