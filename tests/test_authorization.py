@@ -285,6 +285,22 @@ NOT_IN_TABLE = {
             ("POST", "/api/v1/invites/{code:str}/accept"),
         )
     },
+    **{
+        route: "space roles (test_space_meetings.py::test_authorization_matrix_of_space_meetings)"
+        for route in (
+            ("POST", "/api/v1/spaces/{space_id:uuid}/rooms"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/rooms"),
+            ("DELETE", "/api/v1/spaces/{space_id:uuid}/rooms/{room:str}"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/sessions"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/sessions/{session_id:uuid}"),
+            ("DELETE", "/api/v1/spaces/{space_id:uuid}/sessions/{session_id:uuid}"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/sessions/{session_id:uuid}/transcript"),
+            (
+                "GET",
+                "/api/v1/spaces/{space_id:uuid}/sessions/{session_id:uuid}/transcript/export",
+            ),
+        )
+    },
 }
 
 

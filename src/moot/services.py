@@ -29,7 +29,7 @@ from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
 from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
-from moot.realtime.gateway import Gateway, KindHooks
+from moot.realtime.gateway import Gateway, KindHooks, TopicKind
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
 from moot.realtime.tickets import SocketTickets
@@ -39,7 +39,12 @@ from moot.rooms.presence import Presence
 from moot.rooms.service import RoomService
 from moot.rooms.topic import RoomTopic, SocketLimits
 from moot.settings import Settings
+from moot.spaces.events import SpaceEvents
+from moot.spaces.meetings import SpaceMeetings
+from moot.spaces.rooms import SpaceRooms
 from moot.spaces.service import SpaceService
+from moot.spaces.sessions import SpaceSessions
+from moot.spaces.topic import SpaceTopic
 from moot.transcription.control import TranscriptionControl, TranscriptionRuns
 from moot.transcription.events import TranscriptionEvents
 from moot.transcription.history import TranscriptHistory
@@ -64,6 +69,9 @@ class Services:
     identity: IdentityService
     accounts: AccountService
     spaces: SpaceService
+    space_rooms: SpaceRooms
+    space_sessions: SpaceSessions
+    space_topic: SpaceTopic
     tickets: SocketTickets
     log: TopicLog
     hub: Hub
@@ -133,6 +141,7 @@ async def build_services(
     transcription_events = TranscriptionEvents(log)
     transcription = settings.transcription()
     runs = TranscriptionRuns(pool, redis, transcription, transcription_events, members)
+    space_events = SpaceEvents(log)
     rooms = RoomService(
         pool,
         settings.rooms(),
@@ -142,8 +151,10 @@ async def build_services(
         media=media,
         livekit=livekit,
         seat_roles=runs,
+        keeper=SpaceMeetings(pool, space_events),
     )
-    spaces = SpaceService(pool)
+    spaces = SpaceService(pool, rooms, space_events)
+    space_topic = SpaceTopic(spaces)
 
     async def erase_account(conn: Any, account_id: uuid.UUID) -> None:
         await spaces.forget_account(conn, account_id)
@@ -169,7 +180,7 @@ async def build_services(
             seat_check_seconds=settings.ws_seat_check_seconds,
         ),
     )
-    kinds = {"room": room_topic}
+    kinds: dict[str, TopicKind] = {"room": room_topic, "space": space_topic}
     hub = Hub(redis, log, KindHooks(kinds))
     gateway = Gateway(
         hub,
@@ -199,6 +210,9 @@ async def build_services(
         identity=IdentityService(secret_key),
         accounts=accounts,
         spaces=spaces,
+        space_rooms=SpaceRooms(pool, rooms, space_events),
+        space_sessions=SpaceSessions(pool, rooms),
+        space_topic=space_topic,
         tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
         hub=hub,

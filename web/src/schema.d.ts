@@ -182,7 +182,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Room details (anyone with the link) */
+        /** Room details (anyone with the link; a members-only space's room: its members) */
         get: operations["ApiV1RoomsGetRoom"];
         put?: never;
         post?: never;
@@ -619,8 +619,8 @@ export interface paths {
         delete: operations["ApiV1SpacesSpaceIdDeleteSpace"];
         options?: never;
         head?: never;
-        /** Rename (owner) */
-        patch: operations["ApiV1SpacesSpaceIdRenameSpace"];
+        /** Rename (owner); members_only, session_retention_days (admin) */
+        patch: operations["ApiV1SpacesSpaceIdUpdateSpace"];
         trace?: never;
     };
     "/api/v1/spaces/{space_id}/activate": {
@@ -709,6 +709,110 @@ export interface paths {
         patch: operations["ApiV1SpacesSpaceIdMembersMemberIdChangeRole"];
         trace?: never;
     };
+    "/api/v1/spaces/{space_id}/rooms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The space's meeting rooms, each with who is in it now (members) */
+        get: operations["ApiV1SpacesSpaceIdRoomsListRooms"];
+        put?: never;
+        /** Create a meeting room that stays (admin); its code is its stable link */
+        post: operations["ApiV1SpacesSpaceIdRoomsCreateRoom"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/rooms/{room}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a meeting room with its sessions and transcripts (admin) */
+        delete: operations["ApiV1SpacesSpaceIdRoomsDeleteRoom"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Past and current meetings, newest first, with who came (members) */
+        get: operations["ApiV1SpacesSpaceIdSessionsListSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One meeting: when, and who came (members) */
+        get: operations["ApiV1SpacesSpaceIdSessionsSessionIdGetSession"];
+        put?: never;
+        post?: never;
+        /** Delete a past meeting with its transcript (admin) */
+        delete: operations["ApiV1SpacesSpaceIdSessionsSessionIdDeleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/sessions/{session_id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A meeting's transcript, oldest first; times from its start (members) */
+        get: operations["ApiV1SpacesSpaceIdSessionsSessionIdTranscriptSessionTranscript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/spaces/{space_id}/sessions/{session_id}/transcript/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A meeting's whole transcript as txt, srt, vtt or json (members) */
+        get: operations["ApiV1SpacesSpaceIdSessionsSessionIdTranscriptExportExportSessionTranscript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ws-ticket": {
         parameters: {
             query?: never;
@@ -788,6 +892,16 @@ export interface components {
             /** Format: uuid */
             id: string;
         };
+        /** AttendeeView */
+        AttendeeView: {
+            account_id: string | null;
+            display_name: string;
+            /** Format: date-time */
+            joined_at: string;
+            left_at: string | null;
+            /** Format: uuid */
+            participant_id: string;
+        };
         /** ChangePassword */
         ChangePassword: {
             current_password: string;
@@ -834,6 +948,12 @@ export interface components {
         CreateSpace: {
             name: string;
         };
+        /** CreateSpaceRoom */
+        CreateSpaceRoom: {
+            description?: string | null;
+            max_participants?: number | null;
+            title: string;
+        };
         /** DeleteResult */
         DeleteResult: {
             /** @default true */
@@ -848,7 +968,7 @@ export interface components {
         /** ErrorBody */
         ErrorBody: {
             /** @enum {string} */
-            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "not_space_member" | "insufficient_role" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured";
+            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "not_space_member" | "insufficient_role" | "members_only" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "session_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "session_in_progress" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured";
             message: string;
         };
         /** Health */
@@ -921,6 +1041,16 @@ export interface components {
             token?: string | null;
             url?: string | null;
         };
+        /** MeetingNow */
+        MeetingNow: {
+            participants: components["schemas"]["AttendeeView"][];
+            /** Format: uuid */
+            room_id: string;
+            /** Format: uuid */
+            session_id: string;
+            /** Format: date-time */
+            started_at: string;
+        };
         /** MemberList */
         MemberList: {
             items: components["schemas"]["MemberView"][];
@@ -981,10 +1111,6 @@ export interface components {
             email: string;
             password: string;
         };
-        /** RenameSpace */
-        RenameSpace: {
-            name: string;
-        };
         /** RoomSession */
         RoomSession: {
             /** @default 0 */
@@ -1043,20 +1169,13 @@ export interface components {
         };
         /** SessionList */
         SessionList: {
-            items: components["schemas"]["SessionView"][];
+            items: components["schemas"]["accounts_schemas_SessionView"][];
         };
-        /** SessionView */
-        SessionView: {
-            /** Format: date-time */
-            created_at: string;
-            current: boolean;
-            device: string;
-            /** Format: date-time */
-            expires_at: string;
-            /** Format: uuid */
-            id: string;
-            /** Format: date-time */
-            last_seen_at: string;
+        /** SessionPage */
+        SessionPage: {
+            has_more: boolean;
+            items: components["schemas"]["spaces_schemas_SessionView"][];
+            next_before: string | null;
         };
         /** SignedIn */
         SignedIn: {
@@ -1072,6 +1191,38 @@ export interface components {
         SpaceList: {
             items: components["schemas"]["SpaceView"][];
         };
+        /** SpaceRoomList */
+        SpaceRoomList: {
+            items: components["schemas"]["SpaceRoomView"][];
+        };
+        /** SpaceRoomView */
+        SpaceRoomView: {
+            /** @default 0 */
+            capacity: number;
+            /**
+             * @default room
+             * @enum {string}
+             */
+            capacity_limited_by: "room" | "mesh";
+            code: string;
+            /** Format: date-time */
+            created_at: string;
+            description: string | null;
+            ended_at: string | null;
+            expires_at: string | null;
+            /** Format: uuid */
+            id: string;
+            livekit_room_name: string;
+            locked: boolean;
+            max_participants: number;
+            meeting?: components["schemas"]["MeetingNow"] | null;
+            participant_count: number;
+            /** Format: uuid */
+            space_id: string;
+            /** @enum {string} */
+            status: "active" | "ended";
+            title: string;
+        };
         /** SpaceView */
         SpaceView: {
             active: boolean;
@@ -1080,9 +1231,12 @@ export interface components {
             /** Format: uuid */
             id: string;
             member_count: number;
+            /** @default false */
+            members_only: boolean;
             name: string;
             /** @enum {string} */
             role: "owner" | "admin" | "member";
+            session_retention_days?: number | null;
         };
         /** SystemNote */
         SystemNote: {
@@ -1145,6 +1299,12 @@ export interface components {
             display_name?: string | null;
             email?: string | null;
         };
+        /** UpdateSpace */
+        UpdateSpace: {
+            members_only?: boolean;
+            name?: string;
+            session_retention_days?: number | null;
+        };
         /** WebRTCConfig */
         WebRTCConfig: {
             fallback_count: number;
@@ -1158,6 +1318,36 @@ export interface components {
         WebhookResult: {
             applied: boolean;
             event: string;
+        };
+        /** SessionView */
+        accounts_schemas_SessionView: {
+            /** Format: date-time */
+            created_at: string;
+            current: boolean;
+            device: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_seen_at: string;
+        };
+        /** SessionView */
+        spaces_schemas_SessionView: {
+            attendees: components["schemas"]["AttendeeView"][];
+            /** @enum {null|string} */
+            end_reason: "empty" | "host" | null;
+            ended_at: string | null;
+            /** Format: uuid */
+            id: string;
+            room_code: string;
+            /** Format: uuid */
+            room_id: string;
+            room_title: string;
+            /** Format: uuid */
+            space_id: string;
+            /** Format: date-time */
+            started_at: string;
         };
     };
     responses: never;
@@ -2029,6 +2219,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description - `session_expired`: The session has expired or was signed out; sign in again. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `members_only`: This space's meetings are for its members only; sign in as one. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description - `room_not_found`: There is no room with this id or code. */
             404: {
                 headers: {
@@ -2737,7 +2945,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description - `removed_from_room`: The host removed you from this room. */
+            /**
+             * @description - `removed_from_room`: The host removed you from this room.
+             *     - `members_only`: This space's meetings are for its members only; sign in as one.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4841,7 +5052,7 @@ export interface operations {
             };
         };
     };
-    ApiV1SpacesSpaceIdRenameSpace: {
+    ApiV1SpacesSpaceIdUpdateSpace: {
         parameters: {
             query?: never;
             header?: never;
@@ -4852,7 +5063,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RenameSpace"];
+                "application/json": components["schemas"]["UpdateSpace"];
             };
         };
         responses: {
@@ -5446,6 +5657,761 @@ export interface operations {
             };
             /** @description - `owner_must_transfer`: The owner hands ownership to someone else before leaving. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `validation_failed`: The request body did not pass validation. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdRoomsListRooms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceRoomList"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdRoomsCreateRoom: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSpaceRoom"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpaceRoomView"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             *     - `insufficient_role`: Your role in this space does not allow this.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `validation_failed`: The request body did not pass validation. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `service_unavailable`: A backing service is unavailable.
+             *     - `media_unavailable`: The media server cannot be reached; try again shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdRoomsDeleteRoom: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                /** @description The room's UUID or its code, such as `abc-defg-hij`. */
+                room: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             *     - `insufficient_role`: Your role in this space does not allow this.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_found`: Not found.
+             *     - `room_not_found`: There is no room with this id or code.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `media_server_error`: The media server refused the request. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `service_unavailable`: A backing service is unavailable.
+             *     - `media_unavailable`: The media server cannot be reached; try again shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdSessionsListSessions: {
+        parameters: {
+            query?: {
+                /** @description next_before of the page before */
+                before?: string | null;
+                /** @description only this room's (its UUID or code) */
+                room?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                space_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `validation_failed`: The request body did not pass validation. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdSessionsSessionIdGetSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spaces_schemas_SessionView"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_found`: Not found.
+             *     - `session_not_found`: There is no such meeting session in this space.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdSessionsSessionIdDeleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                space_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             *     - `insufficient_role`: Your role in this space does not allow this.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_found`: Not found.
+             *     - `session_not_found`: There is no such meeting session in this space.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `session_in_progress`: This meeting is still going on; it can be deleted once it ends. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdSessionsSessionIdTranscriptSessionTranscript: {
+        parameters: {
+            query?: {
+                /** @description next_after of the page before */
+                after?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                space_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptPage"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_found`: Not found.
+             *     - `session_not_found`: There is no such meeting session in this space.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `validation_failed`: The request body did not pass validation. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SpacesSpaceIdSessionsSessionIdTranscriptExportExportSessionTranscript: {
+        parameters: {
+            query?: {
+                format?: "txt" | "srt" | "vtt" | "json";
+            };
+            header?: never;
+            path: {
+                space_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A download (`Content-Disposition: attachment`) in the format asked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptSegment"][];
+                    "application/x-subrip": string;
+                    "text/plain": string;
+                    "text/vtt": string;
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_signed_in`: Sign in first.
+             *     - `session_expired`: The session has expired or was signed out; sign in again.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `cross_site_request`: A request signed in by cookie must come from this site's own pages.
+             *     - `not_space_member`: You are not a member of this space.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_found`: Not found.
+             *     - `session_not_found`: There is no such meeting session in this space.
+             */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

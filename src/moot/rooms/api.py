@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, post, websocket
 from litestar.params import FromPath, JSONBody
 
-from moot.accounts.api import current_account
+from moot.accounts.api import current_account, signed_in
 from moot.errors import MootError, is_store_outage
 from moot.http import CALLER, HOST, MEMBER, Caller, RoomId, RoomRef, answers, client_info
 from moot.identity.api import socket_participant
@@ -54,13 +54,18 @@ class RoomController(Controller):
 
     @get(
         "/{room:str}",
-        summary="Room details (anyone with the link)",
-        responses=answers("room_not_found", "rate_limited"),
+        summary="Room details (anyone with the link; a members-only space's room: its members)",
+        responses=answers("room_not_found", "rate_limited", "members_only", "session_expired"),
     )
     async def get_room(
         self, request: Request[Any, Any, Any], services: Svc, room: RoomRef
     ) -> RoomView:
-        return await services.rooms.look_up(room, client_info(request))
+        async def account() -> uuid.UUID | None:
+            # Read only for a kept room whose keeper asks who is looking.
+            caller = await signed_in(request, services, unsafe=False)
+            return caller.account.id if caller is not None else None
+
+        return await services.rooms.look_up(room, client_info(request), account)
 
     @post(
         "/{room:str}/join",
@@ -75,6 +80,7 @@ class RoomController(Controller):
             "room_full",
             "mesh_room_full",
             "room_locked",
+            "members_only",
         ),
     )
     async def join_room(

@@ -1,5 +1,6 @@
-"""Ending idle and expired rooms, forgetting participants' IPs and user agents, and deleting
-expired account sessions.
+"""Ending idle and expired rooms, forgetting participants' IPs and user agents, deleting
+expired account sessions, and letting the keeper of kept rooms apply its retention (spaces:
+past meeting sessions older than a space keeps them).
 
 Runs as `moot cleanup` and every MOOT_CLEANUP_INTERVAL_SECONDS inside `moot serve`. A
 transaction-level advisory lock lets exactly one instance do a pass at a time; the others skip.
@@ -19,6 +20,7 @@ from redis.exceptions import RedisError
 from moot.accounts.service import purge_expired_sessions
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import CLEANUP_LOCK
+from moot.rooms.store import Conn
 from moot.settings import RoomSettings
 
 log = structlog.get_logger(__name__)
@@ -33,6 +35,7 @@ class CleanupReport(msgspec.Struct, kw_only=True):
     participants_purged: int = 0
     rooms_deleted: int = 0
     sessions_deleted: int = 0
+    meetings_expired: int = 0  # records of past meetings in kept rooms (space sessions)
 
 
 _END_ROOMS = """
@@ -48,9 +51,11 @@ _END_ROOMS = """
     SELECT id FROM ended
 """
 
-# Idle: nobody is in the room and nothing has happened in it for the idle timeout.
+# Idle: nobody is in the room and nothing has happened in it for the idle timeout. A kept
+# room (a space's) never idles out: it waits for its next meeting. It has no expires_at.
 _IDLE = """
-    last_activity_at < now() - make_interval(secs => $2)
+    NOT persistent
+    AND last_activity_at < now() - make_interval(secs => $2)
     AND NOT EXISTS (SELECT 1 FROM room_participants p
                     WHERE p.room_id = rooms.id AND p.left_at IS NULL)
 """
@@ -68,8 +73,15 @@ _DELETE_OLD_ROOMS = """
 """
 
 
+# Retention run by the keeper of kept rooms, inside the pass's transaction: rows deleted.
+Expire = Callable[[Conn], Awaitable[int]]
+
+
 async def run_cleanup(
-    pool: asyncpg.Pool, settings: RoomSettings, metrics: Metrics | None = None
+    pool: asyncpg.Pool,
+    settings: RoomSettings,
+    metrics: Metrics | None = None,
+    expire: Expire | None = None,
 ) -> CleanupReport:
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CLEANUP_LOCK):
@@ -85,6 +97,7 @@ async def run_cleanup(
         )
         deleted = await conn.fetch(_DELETE_OLD_ROOMS, settings.ended_room_retention_seconds)
         sessions_deleted = await purge_expired_sessions(conn)
+        meetings_expired = await expire(conn) if expire is not None else 0
     report = CleanupReport(
         ran=True,
         ended_idle=len(idle),
@@ -94,6 +107,7 @@ async def run_cleanup(
         participants_purged=int(purged.split()[-1]),
         rooms_deleted=len(deleted),
         sessions_deleted=sessions_deleted,
+        meetings_expired=meetings_expired,
     )
     if metrics:
         metrics.cleanup_runs.labels("ran").inc()
@@ -106,6 +120,7 @@ async def run_cleanup(
         participants_purged=report.participants_purged,
         rooms_deleted=report.rooms_deleted,
         sessions_deleted=report.sessions_deleted,
+        meetings_expired=report.meetings_expired,
     )
     return report
 

@@ -9,15 +9,16 @@ inside PostgreSQL in one round trip (migrations/0003_join_room.sql).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import secrets
 import string
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 import asyncpg
 import msgspec
@@ -68,6 +69,42 @@ class SeatRoles(Protocol):
 
     async def ended(self, room_id: uuid.UUID) -> None:
         """After the commit that ended the meeting."""
+
+
+# What a hook hands back to run once its transaction has committed (publishing events).
+After = Callable[[], Awaitable[None]]
+# Why seats of a kept room are released: one left, was sent out, or the host ended the meeting.
+Unseated = Literal["left", "removed", "ended"]
+
+
+class RoomKeeper(Protocol):
+    """The domain that keeps persistent rooms (spaces: a space's meeting rooms). It decides who
+    may enter one and keeps the record of each meeting held in it. Asked about kept rooms only;
+    the seat hooks run inside the transaction that takes or releases the seat (so the record
+    and the seats change together), and what they return runs after that commits."""
+
+    async def admit(self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        """Raise the MootError that keeps this participant out (before their seat is taken)."""
+
+    async def may_see(self, room_id: uuid.UUID, account_id: uuid.UUID | None) -> None:
+        """Raise the MootError that hides the room from this caller (None: not signed in)."""
+
+    async def seated(
+        self, conn: store.Conn, room_id: uuid.UUID, seat: ParticipantView
+    ) -> After | None:
+        """Someone took a seat (or took theirs again under a new name)."""
+
+    async def unseated(
+        self,
+        conn: store.Conn,
+        room_id: uuid.UUID,
+        seats: Sequence[ParticipantView],
+        reason: Unseated,
+    ) -> After | None:
+        """These seats were released."""
+
+    async def expire(self, conn: store.Conn) -> int:
+        """Inside the cleanup pass: delete the meeting records past their retention."""
 
 
 CODE_PATTERN = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
@@ -127,6 +164,7 @@ class RoomService:
         media: MediaService,
         livekit: LiveKit | None,
         seat_roles: SeatRoles,
+        keeper: RoomKeeper,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -136,7 +174,9 @@ class RoomService:
         self._media = media
         self._livekit = livekit
         self._seat_roles = seat_roles
+        self._keeper = keeper
         self._resolved: dict[str, uuid.UUID] = {}
+        self._kept: dict[uuid.UUID, bool] = {}  # whether a room is kept (never changes)
 
     @property
     def media_mode(self) -> str:
@@ -176,15 +216,49 @@ class RoomService:
             raise MootError("room_not_found")
         if len(self._resolved) >= _RESOLVED_KEPT:
             self._resolved.pop(next(iter(self._resolved)))  # oldest first: dicts keep order
-        self._resolved[ref] = found
-        return found
+        self._resolved[ref] = found[0]
+        self._remember_kept(*found)
+        return found[0]
 
-    async def look_up(self, ref: str, client: ClientInfo) -> RoomView:
+    async def look_up(
+        self,
+        ref: str,
+        client: ClientInfo,
+        account: Callable[[], Awaitable[uuid.UUID | None]] | None = None,
+    ) -> RoomView:
         """A room by its code or UUID, for anyone with the link. Counted per client address
         (`room_lookup`): it takes no credential, so it would otherwise let anyone try codes
-        as fast as they could send them."""
+        as fast as they could send them. A kept room asks its keeper whether the caller
+        (`account`, read only then) may see it: a members-only space's room may not be."""
         await self._limiter.check("room_lookup", client.ip or "unknown")
-        return await self.get_room(await self.resolve(ref))
+        room_id = await self.resolve(ref)
+        if await self.is_kept(room_id):
+            await self._keeper.may_see(room_id, await account() if account else None)
+        return await self.get_room(room_id)
+
+    async def is_kept(self, room_id: uuid.UUID) -> bool:
+        """Whether the room is a kept one (no lifetime, no idle end, a keeper's rules);
+        remembered per process, as it never changes."""
+        kept = self._kept.get(room_id)
+        if kept is None:
+            async with self._pool.acquire() as conn:
+                found = await store.find_room_id(conn, room_id=room_id, code=None)
+            if found is None:
+                return False
+            kept = self._remember_kept(*found)
+        return kept
+
+    def _remember_kept(self, room_id: uuid.UUID, kept: bool) -> bool:
+        if room_id not in self._kept and len(self._kept) >= _RESOLVED_KEPT:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[room_id] = kept
+        return kept
+
+    async def rooms(self, room_ids: list[uuid.UUID]) -> list[RoomView]:
+        """These rooms (those that exist), with their capacity."""
+        async with self._pool.acquire() as conn:
+            found = await store.get_rooms(conn, room_ids)
+        return [self.with_capacity(room) for room in found]
 
     async def get_room(self, room_id: uuid.UUID) -> RoomView:
         async with self._pool.acquire() as conn:
@@ -317,17 +391,28 @@ class RoomService:
         display_name = clean_display_name(display_name)
         budget = "room_join", str(room_id)
         may_take_seat = await self._limiter.allows(*budget)
-        async with self._pool.acquire() as conn:
-            row = await store.join_room(
-                conn,
-                room_id=room_id,
-                participant_id=participant_id,
-                display_name=display_name,
-                client_ip=client.ip,
-                user_agent=client.user_agent,
-                may_take_seat=may_take_seat,
-                mesh_limit=None if self._livekit else self._settings.mesh_max_participants,
-            )
+        join = functools.partial(
+            store.join_room,
+            room_id=room_id,
+            participant_id=participant_id,
+            display_name=display_name,
+            client_ip=client.ip,
+            user_agent=client.user_agent,
+            may_take_seat=may_take_seat,
+            mesh_limit=None if self._livekit else self._settings.mesh_max_participants,
+        )
+        after: After | None = None
+        if await self.is_kept(room_id):
+            # The keeper's admission and the seat in one transaction: its check holds until
+            # the seat is taken (a member removed meanwhile waits, then finds the seat).
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._keeper.admit(conn, room_id, participant_id)
+                row = await join(conn)
+                if row["outcome"] in ("joined", "renamed"):
+                    after = await self._keeper.seated(conn, room_id, store.participant_view(row))
+        else:
+            async with self._pool.acquire() as conn:
+                row = await join(conn)
         outcome = row["outcome"]
         if outcome == "joined":
             await self._limiter.charge(*budget)
@@ -340,7 +425,94 @@ class RoomService:
             await self._events.joined(room_id, session.you)
         elif row["previous_name"] is not None:
             await self._events.renamed(room_id, session.you, row["previous_name"])
+        if after is not None:
+            await after()
         return await self._with_media(session)
+
+    # -- kept rooms (a space's meeting rooms) ----------------------------------------------
+
+    async def create_kept_room(
+        self,
+        conn: store.Conn,
+        *,
+        title: str,
+        description: str | None,
+        max_participants: int | None,
+    ) -> RoomView:
+        """A room that stays, in the caller's transaction: nobody is seated (its first joiner
+        hosts each meeting), it has no lifetime and never idles out."""
+        settings = self._settings
+        max_participants = max_participants or settings.default_max_participants
+        if max_participants > settings.max_participants_limit:
+            raise MootError(
+                "validation_failed",
+                f"max_participants must be at most {settings.max_participants_limit}.",
+                field="max_participants",
+            )
+        room_id: uuid.UUID | None = None
+        while room_id is None:  # a code collision is ~impossible; draw again if it happens
+            room_id = await store.insert_room(
+                conn,
+                code=new_room_code(),
+                livekit_room_name=f"moot-{uuid.uuid4()}",
+                title=clean_text(title),
+                description=(clean_text(description) or None) if description else None,
+                max_participants=max_participants,
+                expires_at=None,
+                persistent=True,
+            )
+        room = await store.get_room(conn, room_id)
+        assert room is not None
+        self._remember_kept(room_id, True)
+        return self.with_capacity(room)
+
+    async def delete_kept_room(self, conn: store.Conn, room_id: uuid.UUID) -> After:
+        """Delete a kept room in the caller's transaction, with its seats and transcript; a
+        meeting in it ends for everyone once that commits (the returned step)."""
+        room = await store.lock_room(conn, room_id)
+        if room is None or not room["persistent"]:
+            raise MootError("room_not_found")
+        if self._livekit is not None:
+            await self._livekit.delete_room(room["livekit_room_name"])
+        await store.delete_room(conn, room_id)
+
+        async def after() -> None:
+            await self._events.ended(room_id, "deleted")
+            await self._events.forget(room_id)
+
+        return after
+
+    async def seated_ids(self, conn: store.Conn, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        """Everyone holding a seat in the room, read in the caller's transaction."""
+        return await store.present_ids(conn, room_id)
+
+    async def expel(
+        self, conn: store.Conn, room_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> After | None:
+        """Send someone out of a kept room in the caller's transaction: they lost the right
+        to be there (removed from its space, or the space became members-only). The room
+        hears they were removed and their socket closes as a removal; their seat is
+        released as a leave, so they may come back should they regain the right."""
+        room = await store.lock_room(conn, room_id)
+        if room is None or room["status"] != "active":
+            return None
+        seat = await store.active_seat(conn, room_id, participant_id)
+        if seat is None:
+            return None
+        result, released, kept = await self._leave(conn, room, seat, "removed")
+
+        async def after() -> None:
+            await self._released(room_id, released)
+            if self._livekit is not None:
+                with contextlib.suppress(MootError):
+                    await self._livekit.remove_participant(
+                        room["livekit_room_name"], str(participant_id)
+                    )
+            await self._events.left(room_id, result.you, "removed", result.new_host)
+            if kept is not None:
+                await kept()
+
+        return after
 
     # -- media ---------------------------------------------------------------------------
 
@@ -413,7 +585,7 @@ class RoomService:
         """One cleanup pass (rooms/cleanup.py), then what follows from it outside PostgreSQL:
         everyone still in a room it ended hears so and its media closes; a room it deleted
         takes its chat and event log with it."""
-        report = await run_cleanup(self._pool, self._settings, metrics)
+        report = await run_cleanup(self._pool, self._settings, metrics, self._keeper.expire)
         for room_id in report.ended_room_ids:
             await self.room_closed(room_id, "cleanup")
         for room_id in report.deleted_room_ids:
@@ -432,7 +604,7 @@ class RoomService:
     async def leave_room(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> LeaveResult:
         async with self._pool.acquire() as conn, conn.transaction():
             room, seat = await self._seat_in_active_room(conn, room_id, participant_id)
-            result, released = await self._leave(conn, room_id, seat)
+            result, released, kept = await self._leave(conn, room, seat, "left")
         await self._released(room_id, released)
         if self._livekit is not None:
             # Leaving must work while LiveKit is down; the client hangs up its media itself.
@@ -441,6 +613,8 @@ class RoomService:
                     room["livekit_room_name"], str(participant_id)
                 )
         await self._events.left(room_id, result.you, "left", result.new_host)
+        if kept is not None:
+            await kept()
         return result
 
     async def gone(
@@ -468,9 +642,11 @@ class RoomService:
             seat = await store.active_seat(conn, room_id, event.participant_id)
             if seat is None or seat["livekit_sid"] != event.sid:
                 return False
-            result, released = await self._leave(conn, room_id, seat)
+            result, released, kept = await self._leave(conn, room, seat, "left")
         await self._released(room_id, released)
         await self._events.left(room_id, result.you, "left", result.new_host)
+        if kept is not None:
+            await kept()
         return True
 
     async def _joined_media(self, event: MediaSessionEvent) -> bool:
@@ -482,17 +658,23 @@ class RoomService:
             return await store.set_livekit_sid(conn, room_id, event.participant_id, event.sid)
 
     async def _leave(
-        self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
-    ) -> tuple[LeaveResult, bool]:
-        """Release the seat (and the host and transcription roles it held); the flag says
-        whether that stopped a running transcription."""
+        self, conn: store.Conn, room: asyncpg.Record, seat: asyncpg.Record, why: Unseated
+    ) -> tuple[LeaveResult, bool, After | None]:
+        """Release the seat (and the host and transcription roles it held) of the locked
+        `room`: whether that stopped a running transcription, and the keeper's step to run
+        after the commit (a kept room)."""
+        room_id = room["id"]
         released = await self._release_roles(conn, room_id, seat)
         await store.release_seat(conn, seat["id"], "left")
         new_host = None
         if seat["role"] == "host":
             new_host = await self._hand_over_host(conn, room_id)
         await store.touch_room(conn, room_id)
-        return LeaveResult(left=True, new_host=new_host, you=store.participant_view(seat)), released
+        you = store.participant_view(seat)
+        kept = None
+        if room["persistent"]:
+            kept = await self._keeper.unseated(conn, room_id, [you], why)
+        return LeaveResult(left=True, new_host=new_host, you=you), released, kept
 
     async def _release_roles(
         self, conn: store.Conn, room_id: uuid.UUID, seat: asyncpg.Record
@@ -508,15 +690,26 @@ class RoomService:
     # -- host actions --------------------------------------------------------------------
 
     async def end_room(self, room_id: uuid.UUID, host_id: uuid.UUID) -> RoomView:
+        """End the meeting for everyone. A kept room stays active: everyone is sent out as
+        from an ended meeting (`room.ended`, close 4410), and the next one to join starts
+        the next meeting."""
+        kept: After | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             locked, _ = await self._host_seat(conn, room_id, host_id)
             if self._livekit is not None:
                 await self._livekit.delete_room(locked["livekit_room_name"])
-            await store.end_room(conn, room_id, "host")
+            if locked["persistent"]:
+                seats = await store.release_all_seats(conn, room_id)
+                await store.touch_room(conn, room_id)
+                kept = await self._keeper.unseated(conn, room_id, seats, "ended")
+            else:
+                await store.end_room(conn, room_id, "host")
             room = await store.get_room(conn, room_id)
         assert room is not None
         await self._seat_roles.ended(room_id)
         await self._events.ended(room_id, "host")
+        if kept is not None:
+            await kept()
         return self.with_capacity(room)
 
     async def set_locked(self, room_id: uuid.UUID, host_id: uuid.UUID, locked: bool) -> RoomView:
@@ -547,9 +740,14 @@ class RoomService:
             released = await self._release_roles(conn, room_id, target)
             await store.release_seat(conn, target["id"], "removed")
             await store.touch_room(conn, room_id)
+            removed = store.participant_view(target)
+            kept = None
+            if locked["persistent"]:
+                kept = await self._keeper.unseated(conn, room_id, [removed], "removed")
         await self._released(room_id, released)
-        removed = store.participant_view(target)
         await self._events.left(room_id, removed, "removed")
+        if kept is not None:
+            await kept()
         return removed
 
     async def transfer_host(

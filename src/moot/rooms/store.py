@@ -44,14 +44,15 @@ async def insert_room(
     title: str,
     description: str | None,
     max_participants: int,
-    expires_at: datetime,
+    expires_at: datetime | None,
+    persistent: bool = False,
 ) -> uuid.UUID | None:
     """Insert a room; None when the code is already taken (the caller draws another)."""
     room_id: uuid.UUID | None = await conn.fetchval(
         """
         INSERT INTO rooms (code, livekit_room_name, title, description, max_participants,
-                           expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+                           expires_at, persistent)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (code) DO NOTHING
         RETURNING id
         """,
@@ -61,18 +62,32 @@ async def insert_room(
         description,
         max_participants,
         expires_at,
+        persistent,
     )
     return room_id
 
 
 async def find_room_id(
     conn: Conn, *, room_id: uuid.UUID | None, code: str | None
-) -> uuid.UUID | None:
+) -> tuple[uuid.UUID, bool] | None:
+    """(the room's id, whether it is kept), or None if there is no such room."""
     if room_id is not None:
-        found: uuid.UUID | None = await conn.fetchval("SELECT id FROM rooms WHERE id = $1", room_id)
+        row = await conn.fetchrow("SELECT id, persistent FROM rooms WHERE id = $1", room_id)
     else:
-        found = await conn.fetchval("SELECT id FROM rooms WHERE code = $1", code)
-    return found
+        row = await conn.fetchrow("SELECT id, persistent FROM rooms WHERE code = $1", code)
+    return (row["id"], row["persistent"]) if row else None
+
+
+async def get_rooms(conn: Conn, room_ids: list[uuid.UUID]) -> list[RoomView]:
+    rows = await conn.fetch(
+        f"SELECT {_ROOM_COLUMNS} FROM rooms r WHERE r.id = ANY($1::uuid[])", room_ids
+    )
+    return [room_view(row) for row in rows]
+
+
+async def delete_room(conn: Conn, room_id: uuid.UUID) -> None:
+    """Delete a room with everything that hangs on it (seats, transcript)."""
+    await conn.execute("DELETE FROM rooms WHERE id = $1", room_id)
 
 
 async def get_room(conn: Conn, room_id: uuid.UUID) -> RoomView | None:
@@ -106,7 +121,7 @@ async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
     """Take the room's row lock: joins, leaves and host actions on one room run one at a time."""
     return await conn.fetchrow(
         """
-        SELECT id, status, locked, max_participants, livekit_room_name
+        SELECT id, status, locked, max_participants, livekit_room_name, persistent
         FROM rooms WHERE id = $1 FOR UPDATE
         """,
         room_id,
@@ -289,6 +304,20 @@ async def end_room(conn: Conn, room_id: uuid.UUID, reason: str) -> None:
         """,
         room_id,
     )
+
+
+async def release_all_seats(conn: Conn, room_id: uuid.UUID) -> list[ParticipantView]:
+    """Everyone in the room leaves as the meeting ends (a kept room stays active)."""
+    rows = await conn.fetch(
+        f"""
+        UPDATE room_participants
+        SET left_at = now(), left_reason = 'room_ended'
+        WHERE room_id = $1 AND left_at IS NULL
+        RETURNING {_PARTICIPANT_COLUMNS}
+        """,
+        room_id,
+    )
+    return [participant_view(r) for r in rows]
 
 
 async def count_activity(conn: Conn) -> tuple[int, int]:

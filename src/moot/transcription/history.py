@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
 from moot.rooms.service import RoomService
 from moot.transcription import store
 from moot.transcription.export import render
-from moot.transcription.schemas import TranscriptPage
+from moot.transcription.schemas import TranscriptPage, TranscriptSegment
 
 
 class TranscriptHistory:
@@ -39,3 +40,28 @@ class TranscriptHistory:
             segments = await store.all_segments(conn, room.id)
         body, media_type, extension = render(segments, fmt)
         return body, media_type, f"moot-{room.code}-transcript.{extension}"
+
+
+# A window of a room's transcript, for the domain that keeps a record of the meetings held in
+# one room over time (spaces' sessions): segments stored from `since` until `until` (None: up
+# to now), read or deleted inside the caller's transaction.
+
+
+async def segments_in_window(
+    conn: store.Conn,
+    room_id: uuid.UUID,
+    since: datetime,
+    until: datetime | None,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+) -> list[TranscriptSegment]:
+    """The window's final segments in timeline order (a page of them with `after`/`limit`)."""
+    return await store.segments_in_window(conn, room_id, since, until, after=after, limit=limit)
+
+
+async def delete_window(
+    conn: store.Conn, room_id: uuid.UUID, since: datetime, until: datetime | None
+) -> int:
+    """Delete the window's segments; how many there were."""
+    return await store.delete_segments_in_window(conn, room_id, since, until)

@@ -235,3 +235,50 @@ async def release_host(
         was_room_host,
     )
     return was == "active"
+
+
+# -- a time window of a room's transcript (a kept room's meetings: spaces' sessions) ---------
+# Segments carry no meeting of their own: a window is [since, until) of when they were stored.
+
+_WINDOW = " AND s.created_at >= $2 AND ($3::timestamptz IS NULL OR s.created_at < $3)"
+
+
+async def segments_in_window(
+    conn: Conn,
+    room_id: uuid.UUID,
+    since: datetime,
+    until: datetime | None,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+) -> list[TranscriptSegment]:
+    """The window's segments in timeline order, after the segment id `after` if given."""
+    query = f"{_SEGMENT_SELECT}{_WINDOW}"
+    args: list[object] = [room_id, since, until]
+    if after is not None:
+        args.append(after)
+        query += f"""
+            AND (s.started_at, s.id) > (SELECT c.started_at, c.id FROM transcript_segments c
+                                        WHERE c.id = ${len(args)} AND c.room_id = $1)"""
+    query += _ORDER
+    if limit is not None:
+        args.append(limit)
+        query += f" LIMIT ${len(args)}"
+    rows = await conn.fetch(query, *args)
+    return [segment_view(r) for r in rows]
+
+
+async def delete_segments_in_window(
+    conn: Conn, room_id: uuid.UUID, since: datetime, until: datetime | None
+) -> int:
+    status = await conn.execute(
+        """
+        DELETE FROM transcript_segments s
+        WHERE s.room_id = $1 AND s.created_at >= $2
+          AND ($3::timestamptz IS NULL OR s.created_at < $3)
+        """,
+        room_id,
+        since,
+        until,
+    )
+    return int(status.rsplit(" ", 1)[-1])
