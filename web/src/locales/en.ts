@@ -98,7 +98,7 @@ const en = {
     devices: 'Microphone and camera',
     controls: 'Meeting controls',
     shortcuts: 'Keyboard shortcuts',
-    peopleCount: 'People ({{count}})',
+    peopleCount: 'People: {{count}}',
     moreOptions: 'More options',
     settings: 'Settings',
     retry: 'Retry',

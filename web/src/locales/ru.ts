@@ -109,7 +109,7 @@ const ru: Loose<Strings> & Record<string, unknown> = {
     devices: 'Микрофон и камера',
     controls: 'Управление звонком',
     shortcuts: 'Горячие клавиши',
-    peopleCount: 'Участники ({{count}})',
+    peopleCount: 'Участники: {{count}}',
     moreOptions: 'Ещё',
     settings: 'Настройки',
     retry: 'Повторить',
