@@ -62,10 +62,14 @@ class Profiles:
 
 
 # Every control a person can see and reach: rendered, not transparent, and the topmost thing at
-# its centre (a control under a sheet or a menu is not one they can touch).
+# its centre. A control whose centre another control covers is reported as overlapping it; one
+# under a sheet or a menu (not a control) is simply out of reach, and left out.
 VISIBLE_CONTROLS = """() => {
   const selector = 'button, a[href], input, select, textarea, [role=button], [role^=menuitem]';
-  const out = [];
+  const name = (el) => el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40)
+    || el.tagName;
+  const controls = [];
+  const covered = [];
   for (const el of document.querySelectorAll(selector)) {
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
@@ -74,18 +78,22 @@ VISIBLE_CONTROLS = """() => {
     const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
     const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
     const top = document.elementFromPoint(x, y);
-    if (!top || !(el === top || el.contains(top))) continue;
-    out.push({
-      name: el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40) || el.tagName,
-      left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+    if (!top || !(el === top || el.contains(top))) {
+      const other = top && top.closest(selector);
+      if (other && !el.contains(other)) covered.push([name(el), name(other)]);
+      continue;
+    }
+    controls.push({
+      name: name(el), left: r.left, top: r.top, right: r.right, bottom: r.bottom,
     });
   }
-  return {controls: out, width: innerWidth, height: innerHeight};
+  return {controls, covered, width: innerWidth, height: innerHeight};
 }"""
 
 
 async def visible_controls(page: Any) -> tuple[list[dict[str, Any]], int, int]:
     seen: dict[str, Any] = await page.evaluate(VISIBLE_CONTROLS)
+    assert not seen["covered"], f"controls covered by others: {seen['covered']}"
     return seen["controls"], seen["width"], seen["height"]
 
 
@@ -106,7 +114,10 @@ def outside(controls: list[dict[str, Any]], width: int, height: int) -> list[str
     return [
         c["name"]
         for c in controls
-        if c["left"] < -0.5 or c["top"] < -0.5 or c["right"] > width + 0.5 or c["bottom"] > height + 0.5
+        if c["left"] < -0.5
+        or c["top"] < -0.5
+        or c["right"] > width + 0.5
+        or c["bottom"] > height + 0.5
     ]
 
 

@@ -39,7 +39,9 @@ async def test_no_serious_axe_findings_on_any_screen(profiles: Profiles, scheme:
 
     await host.get_by_label("Meeting title").fill("Audit")
     await host.get_by_role("button", name="New meeting").click()
-    await host.wait_for_function("document.querySelector('[data-testid=preview] video')?.videoWidth > 0")
+    await host.wait_for_function(
+        "document.querySelector('[data-testid=preview] video')?.videoWidth > 0"
+    )
     await assert_accessible(host, "pre-join")
     url = host.url
     await host.get_by_label("Your name").fill("Ada")
@@ -57,7 +59,9 @@ async def test_no_serious_axe_findings_on_any_screen(profiles: Profiles, scheme:
     await host.get_by_test_id("toggle-chat").click()
     await host.get_by_test_id("chat-input").fill("Hi Grace")
     await host.get_by_test_id("chat-input").press("Enter")
-    await expect(host.get_by_test_id("chat-text").filter(has_text="Hello from Grace")).to_be_visible()
+    await expect(
+        host.get_by_test_id("chat-text").filter(has_text="Hello from Grace")
+    ).to_be_visible()
     await assert_accessible(host, "meeting, chat open")
     await host.get_by_test_id("toggle-people").click()
     await assert_accessible(host, "meeting, people open")

@@ -55,13 +55,15 @@ RELAY_ONLY = """(() => {
 # Every state the tiles' media goes through, so a short-lived one is still seen.
 RECORD_TILE_STATES = """() => {
   window.__tileStates = [];
-  const seen = () => document.querySelectorAll('[data-testid=tile][data-kind=camera]').forEach((el) => {
-    const state = el.dataset.media;
-    const last = window.__tileStates.filter((s) => s.id === el.dataset.participantId).pop();
-    if (!last || last.state !== state) window.__tileStates.push({id: el.dataset.participantId, state});
+  const tiles = () => document.querySelectorAll('[data-testid=tile][data-kind=camera]');
+  const seen = () => tiles().forEach((el) => {
+    const id = el.dataset.participantId, state = el.dataset.media;
+    const last = window.__tileStates.filter((s) => s.id === id).pop();
+    if (!last || last.state !== state) window.__tileStates.push({id, state});
   });
   seen();
-  new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, attributes: true});
+  new MutationObserver(seen)
+    .observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
 
 
@@ -170,7 +172,9 @@ async def test_a_participant_who_blocked_camera_and_microphone_allows_them_from_
     # The buttons say why they are off and how to fix it; a click asks again.
     mic = page.get_by_test_id("toggle-mic")
     cam = page.get_by_test_id("toggle-cam")
-    explanation = "Microphone blocked — allow it in the browser’s site settings, then click to retry"
+    explanation = (
+        "Microphone blocked — allow it in the browser’s site settings, then click to retry"
+    )
     await expect(mic).to_have_accessible_name(explanation)
     await expect(mic).to_have_attribute("data-tip", explanation)
     await expect(mic).to_be_enabled()

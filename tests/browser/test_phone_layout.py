@@ -28,7 +28,9 @@ async def assert_controls_apart(page: Any, where: str) -> list[dict[str, Any]]:
     controls, width, height = await visible_controls(page)
     assert controls, where
     assert not overlapping(controls), f"{where}: overlapping controls {overlapping(controls)}"
-    assert not outside(controls, width, height), f"{where}: cut off {outside(controls, width, height)}"
+    assert not outside(controls, width, height), (
+        f"{where}: cut off {outside(controls, width, height)}"
+    )
     return controls
 
 
@@ -53,7 +55,15 @@ async def test_a_host_on_a_phone_has_every_control_apart_and_in_reach(
     # One bottom bar: microphone, camera, chat, people, more, leave — nothing on top of another.
     controls = await assert_controls_apart(phone, "meeting")
     names = {c["name"] for c in controls}
-    for name in ("Turn off microphone", "Turn off camera", "Chat", "People: 2", "More options"):
+    for name in (
+        "Turn off microphone",
+        "Turn off camera",
+        "Chat",
+        "People: 2",
+        "More options",
+        "Leave meeting",
+        "Copy link",
+    ):
         assert name in names, names
     leave = await box(phone.get_by_test_id("leave"))
     assert leave["y"] + leave["height"] <= height and leave["y"] > height - 100, leave
