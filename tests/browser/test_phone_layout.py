@@ -11,7 +11,14 @@ import pytest
 import pytest_asyncio
 
 from tests.browser.conftest import Server
-from tests.browser.pages import Profiles, outside, overlapping, visible_controls
+from tests.browser.pages import (
+    AXE,
+    Profiles,
+    outside,
+    overlapping,
+    serious_axe_findings,
+    visible_controls,
+)
 from tests.browser.test_meeting import expect, join, my_id, start_meeting, wait_for_video
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -78,6 +85,8 @@ async def test_a_host_on_a_phone_has_every_control_apart_and_in_reach(
     assert you["width"] * you["height"] < 0.06 * width * height, you
     assert grace["width"] * grace["height"] > 4 * you["width"] * you["height"], grace
     await phone.screenshot(path=str(tmp_path / f"phone-{width}x{height}.png"))
+    if AXE.is_file():
+        assert not await serious_axe_findings(phone)
 
     # The more menu: its items apart, above the bar; Escape closes it, back to its button.
     more = phone.get_by_test_id("more")
@@ -115,3 +124,27 @@ async def test_a_host_on_a_phone_has_every_control_apart_and_in_reach(
     await assert_controls_apart(phone, "people sheet")
     await phone.keyboard.press("Escape")
     await expect(phone.get_by_test_id("panel-people")).to_have_count(0)
+
+
+async def test_no_controls_overlap_at_any_window_width(profiles: Profiles) -> None:
+    """From a small phone to a laptop, through the widths where the layout changes."""
+    page = await profiles.open()
+    await start_meeting(page, "A meeting with a rather long title that has to give way", "Ada")
+    for width, height in [
+        (320, 640),
+        (390, 844),
+        (640, 900),
+        (641, 900),
+        (768, 1024),
+        (900, 700),
+        (901, 700),
+        (1024, 700),
+        (1280, 800),
+        (1600, 900),
+    ]:
+        await page.set_viewport_size({"width": width, "height": height})
+        # The layout has followed: the top strip up to 900 px, the phone bar up to 640 px.
+        await expect(page.locator(".meeting-top")).to_have_count(1 if width <= 900 else 0)
+        await expect(page.locator(".page.meeting.phone")).to_have_count(1 if width <= 640 else 0)
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await assert_controls_apart(page, f"{width}x{height}")
