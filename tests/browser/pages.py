@@ -63,9 +63,10 @@ class Profiles:
 
 # Every control a person can see and reach: rendered, not transparent, and the topmost thing at
 # its centre. A control whose centre another control covers is reported as overlapping it; one
-# under a sheet or a menu (not a control) is simply out of reach, and left out.
+# under a sheet, a menu or a dialog it is not part of is simply out of reach, and left out.
 VISIBLE_CONTROLS = """() => {
   const selector = 'button, a[href], input, select, textarea, [role=button], [role^=menuitem]';
+  const layers = '.side-panel, [role=menu], [role=dialog], [role=alertdialog]';
   const name = (el) => el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40)
     || el.tagName;
   const controls = [];
@@ -79,8 +80,11 @@ VISIBLE_CONTROLS = """() => {
     const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
     const top = document.elementFromPoint(x, y);
     if (!top || !(el === top || el.contains(top))) {
+      // Under a sheet, a menu or a dialog that el is not part of: out of reach, not overlapped.
+      const layer = top && top.closest(layers);
       const other = top && top.closest(selector);
-      if (other && !el.contains(other)) covered.push([name(el), name(other)]);
+      if (other && !el.contains(other) && !(layer && !layer.contains(el)))
+        covered.push([name(el), name(other)]);
       continue;
     }
     controls.push({
