@@ -1,5 +1,6 @@
 // One person (or one shared screen) in the grid: their video, or their initial when the camera
-// is off; name, microphone state, and a ring while they speak.
+// is off; name, microphone state, and a ring while they speak. When their media cannot connect,
+// the tile says so and offers a retry (the banner above the grid says what may be the cause).
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Icon } from './Icon';
@@ -28,6 +29,9 @@ export function VideoTile({
   isHost,
   kind = 'camera',
   connecting,
+  restarting,
+  failed,
+  onRetry,
   style,
 }: {
   id: string;
@@ -41,6 +45,11 @@ export function VideoTile({
   isHost?: boolean;
   kind?: 'camera' | 'screen';
   connecting?: boolean;
+  /** Their connection dropped or never came up and is restarting on its own. */
+  restarting?: boolean;
+  /** It could not connect: only a retry can help. */
+  failed?: boolean;
+  onRetry?: () => void;
   style?: React.CSSProperties;
 }) {
   const { t } = useTranslation();
@@ -60,7 +69,7 @@ export function VideoTile({
       element.removeEventListener('emptied', update);
     };
   }, [video, track]);
-  const showVideo = !!track && (kind === 'screen' || cam) && playing;
+  const showVideo = !!track && (kind === 'screen' || cam) && playing && !failed;
   const label =
     kind === 'screen'
       ? isYou
@@ -75,6 +84,7 @@ export function VideoTile({
       data-testid="tile"
       data-participant-id={id}
       data-kind={kind}
+      data-media={failed ? 'failed' : restarting ? 'restarting' : connecting ? 'connecting' : 'ok'}
       style={style}
       aria-label={label}
     >
@@ -88,9 +98,31 @@ export function VideoTile({
       {showVideo ? null : (
         <div className="tile-placeholder">
           <Avatar name={name} id={id} size={88} />
-          {connecting ? <span className="tile-status">{t('room.waitingMedia')}</span> : null}
+          {failed ? (
+            <div className="tile-failed" data-testid="tile-failed">
+              <span className="tile-status error" role="status">
+                <Icon name="warning" size={16} /> {t('room.mediaFailed')}
+              </span>
+              {onRetry ? (
+                <button
+                  type="button"
+                  className="button secondary small"
+                  onClick={onRetry}
+                  aria-label={t('room.retryWith', { name })}
+                  data-testid="tile-retry"
+                >
+                  {t('room.retry')}
+                </button>
+              ) : null}
+            </div>
+          ) : restarting ? (
+            <span className="tile-status">{t('room.mediaRestarting')}</span>
+          ) : connecting ? (
+            <span className="tile-status">{t('room.waitingMedia')}</span>
+          ) : null}
         </div>
       )}
+      {showVideo && restarting ? <span className="tile-chip">{t('room.mediaRestarting')}</span> : null}
       <figcaption className="tile-name">
         {kind === 'camera' && !mic ? (
           <span className="tile-muted" title={t('room.muted')} aria-label={t('room.muted')}>

@@ -1,5 +1,6 @@
 // Small building blocks shared by the pages: buttons with tooltips, menus, dialogs, avatars.
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import type React from 'react';
 import { useTranslation } from 'react-i18next';
 import { LANGUAGES, type Language, setLanguage } from '../i18n';
 import { Icon, type IconName } from './Icon';
@@ -92,7 +93,9 @@ export function LanguageSwitch({ compact = false }: { compact?: boolean }) {
   );
 }
 
-/** A popover menu anchored to its trigger; closes on outside click and Escape. */
+/** A popover menu anchored to its trigger. Opening it focuses the first item; arrow keys, Home
+ * and End move between items; Escape (or choosing an item) closes it and gives focus back to
+ * the trigger; Tab and an outside click close it. */
 export function Menu({
   trigger,
   children,
@@ -108,12 +111,25 @@ export function Menu({
 }) {
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
+  const menu = useRef<HTMLDivElement>(null);
+  const anchorId = useId();
+  const items = () => [...(menu.current?.querySelectorAll<HTMLElement>('[role^=menuitem]:not(:disabled)') ?? [])];
+  const close = (refocus = true) => {
+    setOpen(false);
+    if (refocus) document.getElementById(anchorId)?.querySelector<HTMLElement>('button')?.focus();
+  };
   useEffect(() => {
     if (!open) return;
+    menu.current?.querySelector<HTMLElement>('[role^=menuitem]')?.focus();
     const onDown = (event: MouseEvent) => {
       if (!ref.current?.contains(event.target as Node)) setOpen(false);
     };
-    const onKey = (event: KeyboardEvent) => event.key === 'Escape' && setOpen(false);
+    // Escape while focus is somewhere else (the menu's own keys are handled below).
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape' || event.defaultPrevented) return;
+      event.preventDefault();
+      setOpen(false);
+    };
     document.addEventListener('mousedown', onDown);
     document.addEventListener('keydown', onKey);
     return () => {
@@ -121,12 +137,41 @@ export function Menu({
       document.removeEventListener('keydown', onKey);
     };
   }, [open]);
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    if (!open) return;
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+      return;
+    }
+    if (event.key === 'Tab') {
+      close(false);
+      return;
+    }
+    const list = items();
+    if (!list.length) return;
+    const at = list.indexOf(document.activeElement as HTMLElement);
+    const next =
+      event.key === 'ArrowDown'
+        ? (at + 1) % list.length
+        : event.key === 'ArrowUp'
+          ? (at - 1 + list.length) % list.length
+          : event.key === 'Home'
+            ? 0
+            : event.key === 'End'
+              ? list.length - 1
+              : null;
+    if (next === null) return;
+    event.preventDefault();
+    list[next].focus();
+  };
   return (
-    <div className="menu-anchor" ref={ref}>
+    <div className="menu-anchor" id={anchorId} ref={ref} onKeyDown={onKeyDown}>
       {trigger({ open, toggle: () => setOpen((o) => !o) })}
       {open ? (
-        <div className={`menu ${align} ${placement}`} role="menu" aria-label={label}>
-          {children(() => setOpen(false))}
+        <div className={`menu ${align} ${placement}`} role="menu" aria-label={label} ref={menu}>
+          {children(() => close())}
         </div>
       ) : null}
     </div>
@@ -152,6 +197,7 @@ export function MenuItem({
       role={checked === undefined ? 'menuitem' : 'menuitemradio'}
       aria-checked={checked}
       className={`menu-item ${danger ? 'danger' : ''} ${checked ? 'checked' : ''}`}
+      tabIndex={-1}
       onClick={onSelect}
     >
       {checked !== undefined ? <Icon name="check" size={20} className={checked ? '' : 'invisible'} /> : null}
@@ -186,6 +232,7 @@ export function ConfirmDialog({
     button.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.key === 'Escape') {
+        event.preventDefault(); // not also a panel behind it
         event.stopPropagation();
         cancel.current();
       } else if (event.key === 'Tab' && dialog.current) {

@@ -25,6 +25,7 @@ export class LiveKitSession implements MediaSession {
   private local: LocalTracks = { audio: null, video: null, screen: null, mic: false, cam: false };
   private work: Promise<void> = Promise.resolve();
   private closed = false;
+  private connected = false;
 
   constructor(private readonly callbacks: MediaCallbacks) {
     const emit = () => this.emit();
@@ -40,6 +41,11 @@ export class LiveKitSession implements MediaSession {
       RoomEvent.ConnectionStateChanged,
     ])
       this.room.on(event, emit);
+    // livekit-client reconnects on its own; Disconnected means it gave up (or the server
+    // closed the room): say so, so the user can retry with a fresh token.
+    this.room.on(RoomEvent.Disconnected, () => {
+      if (!this.closed && this.connected) this.callbacks.onFailure?.('disconnected');
+    });
     this.room.localParticipant.on(ParticipantEvent.TrackMuted, (publication: TrackPublication) => {
       // The host muted us through the server: follow it in the UI.
       if (publication.source === Track.Source.Microphone && this.local.mic) this.callbacks.onForcedMute?.('audio');
@@ -49,6 +55,7 @@ export class LiveKitSession implements MediaSession {
 
   async connect(url: string, token: string) {
     await this.room.connect(url, token);
+    this.connected = true;
     this.enqueue(() => this.publishAll());
     this.emit();
   }
@@ -85,7 +92,13 @@ export class LiveKitSession implements MediaSession {
 
   private emit() {
     const remotes = new Map<string, RemoteMedia>();
-    const connected = this.room.state === ConnectionState.Connected;
+    const state = this.room.state;
+    const connection =
+      state === ConnectionState.Connected
+        ? 'connected'
+        : state === ConnectionState.Reconnecting || state === ConnectionState.SignalReconnecting
+          ? 'restarting'
+          : 'connecting';
     this.room.remoteParticipants.forEach((participant: RemoteParticipant) => {
       const track = (source: Track.Source) => {
         const publication = participant.getTrackPublication(source);
@@ -100,7 +113,7 @@ export class LiveKitSession implements MediaSession {
         screen: track(Track.Source.ScreenShare),
         mic: !!mic && !mic.isMuted,
         cam: !!cam && !cam.isMuted,
-        connection: connected ? 'connected' : 'connecting',
+        connection,
       });
     });
     this.callbacks.onRemotes(remotes);

@@ -110,6 +110,52 @@ export class LocalMedia extends Observable<LocalState> {
     }
   }
 
+  /** Ask again for a device that is missing (blocked, absent, or failed): the microphone or
+   * camera button of a participant who denied them, after they allowed it in the browser's
+   * site settings. On success the device is on; returns whether it worked. */
+  async requestAccess(kind: 'audio' | 'video'): Promise<boolean> {
+    const constraints =
+      kind === 'audio' ? preferring(AUDIO, this.state.audioDeviceId) : preferring(VIDEO, this.state.videoDeviceId);
+    let track: MediaStreamTrack | null;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      track = stream.getTracks()[0] ?? null;
+    } catch (failure) {
+      this.set({
+        problem: isDenied(failure) ? 'denied' : isMissing(failure) ? 'nodevice' : 'error',
+        problemMessage: failure instanceof Error ? failure.message : '',
+      });
+      return false;
+    }
+    if (!track) return false;
+    const other = kind === 'audio' ? this.state.video : this.state.audio;
+    // The other device may have been blocked too: now that one was allowed, ask for it as well.
+    const wantOther = kind === 'audio' ? this.state.cam : true;
+    if (kind === 'audio') {
+      this.state.audio?.stop();
+      this.set({ audio: track, mic: true });
+    } else {
+      this.state.video?.stop();
+      this.set({ video: track, cam: true });
+    }
+    track.enabled = true;
+    if (!other && wantOther && this.state.problem === 'denied') {
+      const otherTrack =
+        kind === 'audio'
+          ? await this.single('video', preferring(VIDEO, this.state.videoDeviceId))
+          : await this.single('audio', preferring(AUDIO, this.state.audioDeviceId));
+      if (otherTrack && kind === 'audio') this.set({ video: otherTrack });
+      if (otherTrack && kind === 'video') {
+        otherTrack.enabled = this.state.mic;
+        this.set({ audio: otherTrack });
+      }
+    }
+    this.set({ problem: this.state.audio && (this.state.video || !this.state.cam) ? null : this.state.problem });
+    this.save();
+    await this.refreshDevices();
+    return true;
+  }
+
   async refreshDevices() {
     try {
       const devices = await navigator.mediaDevices.enumerateDevices();

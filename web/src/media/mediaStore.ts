@@ -3,7 +3,7 @@
 import { api, ApiError } from '../api';
 import type { Notices } from '../notices';
 import { Observable } from '../store';
-import type { IceServer, MediaAccess, Participant, RoomEvent } from '../types';
+import type { IceServer, MediaAccess, Participant, RoomEvent, WebRTCConfig } from '../types';
 import type { LocalMedia, LocalState } from './localMedia';
 import { MeshSession } from './mesh';
 import type { LocalTracks, MediaCallbacks, MediaSession, RemoteMedia } from './session';
@@ -14,11 +14,25 @@ export type MediaEvent = Extract<
   { type: 'signal.offer' | 'signal.answer' | 'signal.ice' | 'media.mute_requested' }
 >;
 
+/** Why the media as a whole is not running: the WebRTC config (mesh) or the media token could
+ * not be fetched, or the LiveKit server could not be reached or dropped us. `code` is the API's
+ * error code (`network_error` when the server did not answer) or `unreachable`. */
+export interface MediaFailure {
+  stage: 'config' | 'livekit';
+  code: string;
+}
+
 export interface MediaState {
   remotes: Map<string, RemoteMedia>;
   mode: 'mesh' | 'livekit' | null; // null until the session starts
   error: string | null;
+  failure: MediaFailure | null;
+  /** The ICE servers include a TURN relay (the advice for a failed connection depends on it). */
+  relay: boolean;
 }
+
+/** A failed WebRTC config request is tried once more on its own after this long. */
+const CONFIG_RETRY_MS = 2000;
 
 const localTracks = ({ audio, video, screen, mic, cam }: LocalState): LocalTracks => ({
   audio,
@@ -34,6 +48,11 @@ const iceServer = ({ urls, username, credential }: IceServer): RTCIceServer => (
   ...(username ? { username } : {}),
   ...(credential ? { credential } : {}),
 });
+
+const hasRelay = (servers: IceServer[]) =>
+  servers.some((server) => [server.urls].flat().some((url) => /^turns?:/.test(url)));
+
+const failureCode = (error: unknown) => (error instanceof ApiError ? error.code : 'unreachable');
 
 export class MediaStore extends Observable<MediaState> {
   private session: MediaSession | null = null;
@@ -54,7 +73,7 @@ export class MediaStore extends Observable<MediaState> {
     /** Media access that came with the join: used for the first start, saving a request. */
     private joined: MediaAccess | null,
   ) {
-    super({ remotes: new Map(), mode: null, error: null });
+    super({ remotes: new Map(), mode: null, error: null, failure: null, relay: false });
   }
 
   /** The peer connections of mesh mode, by participant id (tests read their stats). */
@@ -99,6 +118,30 @@ export class MediaStore extends Observable<MediaState> {
   /** Someone left the room. */
   remove(participantId: string) {
     this.mesh?.remove(participantId);
+  }
+
+  /** The user asked to try again. A media start that failed starts over (a fresh config or
+   * token); in mesh mode, a fresh connection to `participantId` (to every failed one, without
+   * it), with ICE servers fetched anew in case those were the cause. */
+  async retry(participantId?: string) {
+    if (!this.started) return;
+    if (!this.session || this.state.failure) {
+      this.session?.close();
+      this.session = null;
+      this.set({ failure: null, error: null });
+      await this.start(++this.run);
+      return;
+    }
+    const mesh = this.mesh;
+    if (!mesh) return;
+    try {
+      const config = await api.webrtcConfig(this.roomId);
+      mesh.setIceServers(config.iceServers.map(iceServer));
+      this.set({ relay: hasRelay(config.iceServers) });
+    } catch {
+      /* try with the servers we have; a failure shows up on the tile again */
+    }
+    if (this.mesh === mesh) mesh.retry(participantId);
   }
 
   close() {
@@ -146,6 +189,9 @@ export class MediaStore extends Observable<MediaState> {
           this.notices.notify('room.muteRequested');
         },
         onError: (message) => this.set({ error: message }),
+        onFailure: (code) => {
+          if (!stale()) this.set({ failure: { stage: 'livekit', code } });
+        },
       };
       if (access.mode === 'livekit' && access.url && access.token) {
         // livekit-client is only downloaded by rooms that use it.
@@ -155,20 +201,36 @@ export class MediaStore extends Observable<MediaState> {
         this.session = session;
         this.set({ mode: 'livekit' });
         session.updateLocal(localTracks(this.local.snapshot));
-        await session.connect(access.url, access.token);
+        try {
+          await session.connect(access.url, access.token);
+        } catch {
+          if (!stale()) this.set({ failure: { stage: 'livekit', code: 'unreachable' } });
+        }
       } else {
-        const config = await api.webrtcConfig(this.roomId);
+        let config: WebRTCConfig;
+        try {
+          config = await api.webrtcConfig(this.roomId);
+        } catch {
+          // One blip is not worth a banner: ask once more before saying so.
+          await new Promise((resolve) => setTimeout(resolve, CONFIG_RETRY_MS));
+          if (stale()) return;
+          config = await api.webrtcConfig(this.roomId);
+        }
         if (stale()) return;
         const mesh = new MeshSession(this.self, this.send, { iceServers: config.iceServers.map(iceServer) }, callbacks);
         this.session = mesh;
         this.refreshIceServers(mesh, config.ttl_seconds, stale);
-        this.set({ mode: 'mesh' });
+        this.set({ mode: 'mesh', relay: hasRelay(config.iceServers) });
         mesh.setParticipants(this.participants);
         mesh.updateLocal(localTracks(this.local.snapshot));
         mesh.sync();
       }
     } catch (error) {
-      this.set({ error: error instanceof ApiError ? error.code : String(error) });
+      if (stale()) return;
+      this.set({
+        error: error instanceof ApiError ? error.code : String(error),
+        failure: { stage: this.state.mode === 'livekit' ? 'livekit' : 'config', code: failureCode(error) },
+      });
     }
   }
 }

@@ -10,7 +10,22 @@
 //  - an offer with a new DTLS fingerprint comes from a fresh RTCPeerConnection (the other side
 //    reloaded): the old connection is dropped and a new one answers.
 // Microphone/camera on-off state travels on a small negotiated data channel.
-import type { LocalTracks, MediaCallbacks, MediaSession, RemoteMedia } from './session';
+//
+// A connection that does not come up (or drops) is not left hanging: each peer has a watchdog.
+// A connection that fails, stays 'disconnected' for a few seconds or is not connected within
+// CONNECT_TIMEOUT_MS restarts ICE on its own (or re-sends an offer that was never answered);
+// when that does not help either, the peer is 'failed' and the tile offers a retry, which
+// starts a fresh RTCPeerConnection (the other side sees a new fingerprint and answers it).
+// Someone who never offers to us (their media did not start) gets an offer from us instead.
+import type { LocalTracks, MediaCallbacks, MediaSession, RemoteConnection, RemoteMedia } from './session';
+
+/** How long a connection may take to come up (or to come back after an ICE restart). ICE over
+ * a TURN relay takes a few seconds at worst; longer means something blocks it. */
+export const CONNECT_TIMEOUT_MS = 12_000;
+/** 'disconnected' often heals by itself (a Wi-Fi hiccup): wait this long before restarting. */
+const DISCONNECTED_GRACE_MS = 3_000;
+/** ICE restarts tried on their own before the tile says it could not connect. */
+const AUTO_RESTARTS = 1;
 
 type Send = (frame: Record<string, unknown>) => boolean;
 
@@ -30,6 +45,9 @@ class Peer {
   video: RTCRtpTransceiver | null = null;
   screen: RTCRtpTransceiver | null = null;
   remote: PeerState = { mic: true, cam: true, screenMid: null };
+  status: RemoteConnection = 'connecting';
+  restarts = 0;
+  watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly id: string,
@@ -50,6 +68,8 @@ export class MeshSession implements MediaSession {
   private readonly camStream = new MediaStream();
   private readonly screenStream = new MediaStream();
   private closed = false;
+  /** Participants we have no connection with yet, waiting for their offer (by id). */
+  private waiting = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly self: string,
@@ -69,6 +89,60 @@ export class MeshSession implements MediaSession {
   setParticipants(list: Array<{ participant_id: string; joined_at: string }>) {
     this.joinedAt = new Map(list.map((p) => [p.participant_id, p.joined_at]));
     for (const id of [...this.peers.keys()]) if (!this.joinedAt.has(id)) this.drop(id);
+    for (const [id, timer] of this.waiting)
+      if (!this.joinedAt.has(id)) {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+      }
+    // Newcomers normally offer to us; if one has not within the connect timeout (their offer
+    // was lost, or their media started late), we offer instead.
+    for (const id of this.joinedAt.keys()) {
+      if (id === this.self || this.peers.has(id) || this.waiting.has(id)) continue;
+      this.waiting.set(
+        id,
+        setTimeout(() => {
+          this.waiting.delete(id);
+          if (!this.closed && this.joinedAt.has(id) && !this.peers.has(id)) this.create(id, true);
+        }, CONNECT_TIMEOUT_MS),
+      );
+    }
+  }
+
+  /** The user asked to try again: a fresh connection to `id` (to everyone that failed, without
+   * an id), with the ICE servers as they are now. */
+  retry(id?: string) {
+    if (this.closed) return;
+    const ids = id ? [id] : [...this.peers.values()].filter((p) => p.status === 'failed').map((p) => p.id);
+    for (const target of ids) {
+      if (target === this.self || !this.joinedAt.has(target)) continue;
+      this.drop(target);
+      this.create(target, true);
+    }
+  }
+
+  /** (Re)start the watchdog: if the connection is not up by then, recover it. */
+  private arm(peer: Peer, ms: number) {
+    clearTimeout(peer.watchdog);
+    peer.watchdog = setTimeout(() => {
+      if (peer.pc.connectionState !== 'connected') this.recover(peer);
+    }, ms);
+  }
+
+  /** First an ICE restart (or our unanswered offer again), then give up and say so. */
+  private recover(peer: Peer) {
+    clearTimeout(peer.watchdog);
+    if (this.closed || this.peers.get(peer.id) !== peer || peer.pc.connectionState === 'connected') return;
+    if (peer.restarts >= AUTO_RESTARTS) {
+      peer.status = 'failed';
+      this.emit();
+      return;
+    }
+    peer.restarts += 1;
+    peer.status = 'restarting';
+    if (peer.pc.signalingState === 'have-local-offer') this.sendOffer(peer);
+    else peer.pc.restartIce();
+    this.arm(peer, CONNECT_TIMEOUT_MS);
+    this.emit();
   }
 
   /** After (re)connecting the socket: offer to everyone without a working connection. */
@@ -77,7 +151,7 @@ export class MeshSession implements MediaSession {
       if (id === this.self) continue;
       const peer = this.peers.get(id);
       const state = peer?.pc.connectionState;
-      if (!peer || state === 'failed' || state === 'closed') {
+      if (!peer || state === 'failed' || state === 'closed' || peer.status === 'failed') {
         if (peer) this.drop(id);
         this.create(id, true);
       } else if (peer.pc.signalingState === 'have-local-offer') {
@@ -157,6 +231,9 @@ export class MeshSession implements MediaSession {
   private create(id: string, initiator: boolean): Peer {
     const peer = new Peer(id, this.politeTowards(id), this.config);
     this.peers.set(id, peer);
+    clearTimeout(this.waiting.get(id));
+    this.waiting.delete(id);
+    this.arm(peer, CONNECT_TIMEOUT_MS);
     const pc = peer.pc;
     const mine = () => this.peers.get(id) === peer && !this.closed;
 
@@ -178,7 +255,13 @@ export class MeshSession implements MediaSession {
     pc.ontrack = () => this.emit();
     pc.onconnectionstatechange = () => {
       if (!mine()) return;
-      if (pc.connectionState === 'failed' && !peer.polite) pc.restartIce();
+      const state = pc.connectionState;
+      if (state === 'connected') {
+        clearTimeout(peer.watchdog);
+        peer.restarts = 0;
+        peer.status = 'connected';
+      } else if (state === 'failed') this.recover(peer);
+      else if (state === 'disconnected') this.arm(peer, DISCONNECTED_GRACE_MS);
       this.emit();
     };
     pc.onsignalingstatechange = () => {
@@ -272,6 +355,7 @@ export class MeshSession implements MediaSession {
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
+    clearTimeout(peer.watchdog);
     peer.pc.close();
     this.emit();
   }
@@ -280,6 +364,8 @@ export class MeshSession implements MediaSession {
   remove(id: string) {
     this.joinedAt.delete(id);
     this.queues.delete(id);
+    clearTimeout(this.waiting.get(id));
+    this.waiting.delete(id);
     this.drop(id);
   }
 
@@ -289,7 +375,6 @@ export class MeshSession implements MediaSession {
       const screen = peer.remote.screenMid
         ? (peer.pc.getTransceivers().find((t) => t.mid === peer.remote.screenMid)?.receiver.track ?? null)
         : null;
-      const state = peer.pc.connectionState;
       remotes.set(peer.id, {
         participantId: peer.id,
         audio: peer.audio?.receiver.track ?? null,
@@ -297,7 +382,7 @@ export class MeshSession implements MediaSession {
         screen,
         mic: peer.remote.mic,
         cam: peer.remote.cam,
-        connection: state === 'connected' ? 'connected' : state === 'failed' ? 'failed' : 'connecting',
+        connection: peer.status,
       });
     }
     this.callbacks.onRemotes(remotes);
@@ -305,7 +390,12 @@ export class MeshSession implements MediaSession {
 
   close() {
     this.closed = true;
-    for (const peer of this.peers.values()) peer.pc.close();
+    for (const timer of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
+    for (const peer of this.peers.values()) {
+      clearTimeout(peer.watchdog);
+      peer.pc.close();
+    }
     this.peers.clear();
   }
 }

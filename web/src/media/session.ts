@@ -7,8 +7,12 @@ export interface RemoteMedia {
   screen: MediaStreamTrack | null;
   mic: boolean;
   cam: boolean;
-  connection: 'connecting' | 'connected' | 'failed';
+  /** `restarting`: it was connected (or tried long enough) and is restarting ICE on its own;
+   * `failed`: that did not help either, and only a retry (or the other side's) can. */
+  connection: RemoteConnection;
 }
+
+export type RemoteConnection = 'connecting' | 'connected' | 'restarting' | 'failed';
 
 export interface LocalTracks {
   audio: MediaStreamTrack | null;
@@ -30,4 +34,6 @@ export interface MediaCallbacks {
   /** The server muted this participant (LiveKit mode). */
   onForcedMute?(kind: 'audio' | 'video'): void;
   onError?(message: string): void;
+  /** The transport as a whole is down and will not come back by itself (LiveKit mode). */
+  onFailure?(code: string): void;
 }

@@ -19,3 +19,21 @@ export function useMediaShortcuts(local: LocalMedia) {
     return () => window.removeEventListener('keydown', onKey);
   }, [local]);
 }
+
+/** Typing in a field is not a shortcut. */
+const typing = (target: EventTarget | null) =>
+  target instanceof HTMLElement &&
+  (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+
+/** "?" (Shift+/ on most layouts) opens the list of shortcuts. */
+export function useShortcutsKey(open: () => void) {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== '?' || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+      event.preventDefault();
+      open();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [open]);
+}
