@@ -20,6 +20,9 @@ from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
 from moot.accounts.service import AccountService
+from moot.channels.service import ChannelService
+from moot.channels.store import SlowMode
+from moot.channels.topic import ChannelTopic
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
@@ -29,7 +32,8 @@ from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
 from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
-from moot.realtime.gateway import Gateway, KindHooks
+from moot.messages.service import MessageService
+from moot.realtime.gateway import Gateway, KindHooks, TopicKind
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
 from moot.realtime.tickets import SocketTickets
@@ -64,6 +68,9 @@ class Services:
     identity: IdentityService
     accounts: AccountService
     spaces: SpaceService
+    messages: MessageService
+    channels: ChannelService
+    channel_topic: ChannelTopic
     tickets: SocketTickets
     log: TopicLog
     hub: Hub
@@ -116,6 +123,7 @@ async def build_services(
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,
+            "channel_message": settings.rate_limit_channel_message,
             "login_ip": settings.rate_limit_login_ip,
             "login_email": settings.rate_limit_login_email,
             "account_create": settings.rate_limit_account_create,
@@ -169,7 +177,10 @@ async def build_services(
             seat_check_seconds=settings.ws_seat_check_seconds,
         ),
     )
-    kinds = {"room": room_topic}
+    messages = MessageService(pool, log, limiter, settings.messages())
+    channels = ChannelService(pool, spaces, messages, log, SlowMode(redis))
+    channel_topic = ChannelTopic(channels, settings.channels())
+    kinds: dict[str, TopicKind] = {"room": room_topic, "channel": channel_topic}
     hub = Hub(redis, log, KindHooks(kinds))
     gateway = Gateway(
         hub,
@@ -199,6 +210,9 @@ async def build_services(
         identity=IdentityService(secret_key),
         accounts=accounts,
         spaces=spaces,
+        messages=messages,
+        channels=channels,
+        channel_topic=channel_topic,
         tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
         hub=hub,
@@ -218,10 +232,12 @@ async def build_services(
         writer.start()
     if with_sockets:
         await hub.start()
+        channel_topic.start()
     try:
         yield services
     finally:
         if with_sockets:
+            await channel_topic.stop()
             await hub.stop()
         if worker is not None:
             await worker.close()
