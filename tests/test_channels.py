@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from moot.realtime.topics import stream_key
 from tests.conftest import LiveMoot
 from tests.test_chat_ws import frames_until, next_of
-from tests.test_spaces import PASSWORD, Accounts, Person, code_of, invite, join, new_space, team
+from tests.test_spaces import PASSWORD, Accounts, Person, code_of, invite, join, team
 
 FAST = {"rate_limit_channel_message": "1000/second", "channel_access_check_seconds": 0.2}
 
@@ -105,15 +105,19 @@ async def frames_until_any(
                 return seen
 
 
-async def user_events(redis: Redis, account_id: str) -> list[dict[str, Any]]:
-    """What was published on the account's `user:` topic (its log in Redis)."""
-    rows = await redis.xrange(stream_key(f"user:{account_id}"))
+async def logged(redis: Redis, topic: str) -> list[dict[str, Any]]:
+    """The events published on a topic, from its log in Redis (the `space:` and `user:`
+    topics' subscription side is not this domain's)."""
+    rows: Any = await redis.xrange(stream_key(topic))
     return [json.loads(fields[b"e"]) for _, fields in rows]
+
+
+async def user_events(redis: Redis, account_id: str) -> list[dict[str, Any]]:
+    return await logged(redis, f"user:{account_id}")
 
 
 async def space_events(redis: Redis, space: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = await redis.xrange(stream_key(f"space:{space['id']}"))
-    return [json.loads(fields[b"e"]) for _, fields in rows]
+    return await logged(redis, f"space:{space['id']}")
 
 
 # -- channels ------------------------------------------------------------------------------
@@ -165,7 +169,9 @@ async def test_admins_create_rename_set_topic_reorder_and_delete_channels(
     assert code_of(gone) == (404, "channel_not_found")
 
     # Every change of a public channel went to the space's topic.
-    events = [(e["type"], e.get("channel", {}).get("name")) for e in await space_events(redis, space)]
+    events = [
+        (e["type"], e.get("channel", {}).get("name")) for e in await space_events(redis, space)
+    ]
     assert events == [
         ("channel.created", "general"),
         ("channel.created", "Lounge"),
@@ -311,7 +317,9 @@ async def test_private_channels_are_seen_by_their_members_and_roles_only(
     assert [e["type"] for e in await user_events(redis, other.id)] == ["channel.created"]
 
     # Made public, everyone sees it.
-    public = await admin.request("PATCH", f"/api/v1/channels/{secret['id']}", json={"private": False})
+    public = await admin.request(
+        "PATCH", f"/api/v1/channels/{secret['id']}", json={"private": False}
+    )
     assert public.json()["member_ids"] == []
     assert "secret" in await listing(member, space)
 
@@ -331,7 +339,9 @@ async def test_slow_mode_spaces_out_a_members_messages_but_not_an_admins(
     # A refused send is not written; an empty one is refused before it costs a turn.
     await send(admin, chan, "admins are exempt")
     await send(admin, chan, "admins are exempt, twice")
-    off = await admin.request("PATCH", f"/api/v1/channels/{chan['id']}", json={"slow_mode_seconds": 0})
+    off = await admin.request(
+        "PATCH", f"/api/v1/channels/{chan['id']}", json={"slow_mode_seconds": 0}
+    )
     assert off.json()["slow_mode_seconds"] == 0
     await send(member, chan, "free again")
     page = (await member.request("GET", f"/api/v1/channels/{chan['id']}/messages")).json()
@@ -359,7 +369,10 @@ async def test_edit_delete_reply_react_and_pin(person: Accounts, live: LiveMoot)
             None,
         )
         created = await next_of(ws, "message.created")
-        assert (created["topic"], created["message"]["id"]) == (f"channel:{chan['id']}", first["id"])
+        assert (created["topic"], created["message"]["id"]) == (
+            f"channel:{chan['id']}",
+            first["id"],
+        )
         assert created["cursor"]
 
         reply = await send(admin, chan, "Here it is", reply_to=first["id"])
@@ -445,7 +458,7 @@ async def test_history_pages_by_cursor_50_by_default_100_at_most(person: Account
     most = (await member.request("GET", f"{C}?limit=100")).json()
     assert [m["id"] for m in most["items"]] == ids[-100:]
     over = await member.request("GET", f"{C}?limit=101")
-    assert code_of(over) == (400, "invalid_request") or code_of(over)[0] == 422
+    assert code_of(over) == (422, "validation_failed")
     older = (await member.request("GET", f"{C}?before={ids[20]}&limit=30")).json()
     assert [m["id"] for m in older["items"]] == ids[:20] and older["has_more"] is False
     newer = (await member.request("GET", f"{C}?after={ids[100]}")).json()
@@ -572,7 +585,7 @@ async def test_search_needs_words(person: Accounts) -> None:
         response = await member.request(
             "GET", f"/api/v1/spaces/{space['id']}/search", params=params
         )
-        assert response.status_code in (400, 422), response.text
+        assert code_of(response) == (422, "validation_failed"), response.text
 
 
 # -- the gateway ---------------------------------------------------------------------------
@@ -615,9 +628,7 @@ async def test_a_member_removed_from_the_space_loses_the_channel_topic(
     chan = await channel(admin, space)
     async with gateway(live, member) as ws:
         assert (await subscribe(ws, chan))["type"] == "subscribed"
-        removed = await admin.request(
-            "DELETE", f"/api/v1/spaces/{space['id']}/members/{member.id}"
-        )
+        removed = await admin.request("DELETE", f"/api/v1/spaces/{space['id']}/members/{member.id}")
         assert removed.status_code == 204
         # Found by the periodic check (MOOT_CHANNEL_ACCESS_CHECK_SECONDS, 0.2 s here).
         ended = await next_of(ws, "unsubscribed")
