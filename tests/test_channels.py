@@ -329,6 +329,10 @@ async def test_slow_mode_spaces_out_a_members_messages_but_not_an_admins(
 ) -> None:
     space, _, admin, member = await team(person)
     chan = await channel(admin, space, slow_mode_seconds=30)
+    # A message refused for what it is costs no wait.
+    for body in ({"content": " "}, {"content": "x", "reply_to": 2**62}):
+        refused = await member.request("POST", f"/api/v1/channels/{chan['id']}/messages", json=body)
+        assert refused.status_code in (404, 422), refused.text
     await send(member, chan, "first")
     second = await member.request(
         "POST", f"/api/v1/channels/{chan['id']}/messages", json={"content": "second"}
@@ -336,7 +340,7 @@ async def test_slow_mode_spaces_out_a_members_messages_but_not_an_admins(
     assert code_of(second) == (429, "rate_limited")
     assert second.json()["limit"] == "slow_mode"
     assert 1 <= second.json()["retry_after"] <= 30
-    # A refused send is not written; an empty one is refused before it costs a turn.
+    # The refused one was not written.
     await send(admin, chan, "admins are exempt")
     await send(admin, chan, "admins are exempt, twice")
     off = await admin.request(

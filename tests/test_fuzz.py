@@ -107,7 +107,7 @@ class Meeting:
     guest: str
     account: str  # an account's session token, with a space, an invite and a session
     path: dict[str, str]
-    channel_path: dict[str, str]  # a channel in that space, with one message
+    channel_path: dict[str, Any]  # a channel in that space, with one message
 
     @classmethod
     def start(cls, http: requests.Session, base: str) -> Meeting:
@@ -174,7 +174,7 @@ class Meeting:
             },
             channel_path={
                 "channel_id": channel["id"],
-                "message_id": str(said["id"]),
+                "message_id": said["id"],
                 "emoji": "👍",
             },
         )
@@ -272,8 +272,10 @@ class Sender(threading.Thread):
             meeting = self.meetings[label] = Meeting.start(served.http, served.base)
         if real_path:
             names = meeting.channel_path if case.path.startswith(CHANNEL_ROUTES) else {}
-            for name in case.path_parameters:
-                case.path_parameters[name] = names.get(name, meeting.path.get(name))
+            # A new dict, so that schemathesis sees the change and judges the request anew.
+            case.path_parameters = {
+                name: names.get(name, meeting.path.get(name)) for name in case.path_parameters
+            }
         credential = {"host": meeting.host, "guest": meeting.guest, "forged": FORGED}.get(who)
         headers = {"X-Participant-ID": credential} if credential else {}
         if case.path.startswith(ACCOUNT_ROUTES) and who in ("host", "guest"):

@@ -171,21 +171,22 @@ class MessageService:
                 field="attachment_ids",
             )
         mentioned, everyone = await self._mentions(speaker, content, people)
+        conversation = speaker.conversation
+        if body.reply_to is not None:
+            # Checked before the owner's gate, so a bad reply costs no slow-mode wait. A
+            # message is never removed but with its whole conversation: it is still there.
+            async with self._pool.acquire() as conn:
+                if await store.message(conn, conversation.id, body.reply_to) is None:
+                    raise MootError(
+                        "message_not_found",
+                        "The message replied to is not in this conversation.",
+                        field="reply_to",
+                    )
         await self._limiter.check("channel_message", str(speaker.account_id))
         if gate is not None:
             await gate()
-        conversation = speaker.conversation
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock(conn, conversation)
-            if (
-                body.reply_to is not None
-                and await store.message(conn, conversation.id, body.reply_to) is None
-            ):
-                raise MootError(
-                    "message_not_found",
-                    "The message replied to is not in this conversation.",
-                    field="reply_to",
-                )
             message_id = await store.insert_message(
                 conn, conversation.id, speaker.account_id, content, body.reply_to, everyone
             )
