@@ -437,7 +437,13 @@ async def test_edit_delete_reply_react_and_pin(person: Accounts, live: LiveMoot)
     mine = (await admin.request("GET", f"{C}/messages")).json()["items"][1]
     assert mine["reactions"] == [{"emoji": "👍", "count": 1, "me": True}]
 
-    for body in ({"content": ""}, {"content": "x" * 4001}, {"content": "x", "reply_to": 0}):
+    for body in (
+        {"content": ""},
+        {"content": "x" * 4001},
+        {"content": "a\u0000b"},
+        {"content": "x", "reply_to": 0},
+        {"content": "x", "attachment_ids": ["a"]},
+    ):
         refused = await member.request("POST", f"{C}/messages", json=body)
         assert code_of(refused) == (422, "validation_failed"), body
     elsewhere = await member.request(
@@ -585,7 +591,7 @@ async def test_search_finds_russian_and_english_words_in_their_forms(
 
 async def test_search_needs_words(person: Accounts) -> None:
     space, _, _, member = await team(person)
-    for params in ({"q": "   "}, {}):
+    for params in ({"q": "   "}, {}, {"q": "a\u0000b"}, {"q": "x" * 201}):
         response = await member.request(
             "GET", f"/api/v1/spaces/{space['id']}/search", params=params
         )

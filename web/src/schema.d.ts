@@ -1176,6 +1176,16 @@ export interface components {
             reactions: components["schemas"]["Reaction"][];
             reply_to: components["schemas"]["Quoted"] | null;
         };
+        /** MessageHistory */
+        MessageHistory: {
+            has_more: boolean;
+            items: components["schemas"]["Message"][];
+        };
+        /** MessagePage */
+        MessagePage: {
+            has_more: boolean;
+            items: components["schemas"]["ChatMessage"][];
+        };
         /** MuteParticipant */
         MuteParticipant: {
             /**
@@ -1208,6 +1218,12 @@ export interface components {
         /** PinList */
         PinList: {
             items: components["schemas"]["Message"][];
+        };
+        /** PostMessage */
+        PostMessage: {
+            attachment_ids?: string[];
+            content: string;
+            reply_to?: number | null;
         };
         /** Quoted */
         Quoted: {
@@ -1313,6 +1329,10 @@ export interface components {
         /** SearchResults */
         SearchResults: {
             items: components["schemas"]["SearchHit"][];
+        };
+        /** SendMessage */
+        SendMessage: {
+            content: string;
         };
         /** SessionList */
         SessionList: {
@@ -1433,26 +1453,6 @@ export interface components {
         WebhookResult: {
             applied: boolean;
             event: string;
-        };
-        /** MessagePage */
-        chat_schemas_MessagePage: {
-            has_more: boolean;
-            items: components["schemas"]["ChatMessage"][];
-        };
-        /** SendMessage */
-        chat_schemas_SendMessage: {
-            content: string;
-        };
-        /** MessagePage */
-        messages_schemas_MessagePage: {
-            has_more: boolean;
-            items: components["schemas"]["Message"][];
-        };
-        /** SendMessage */
-        messages_schemas_SendMessage: {
-            attachment_ids?: string[];
-            content: string;
-            reply_to?: number | null;
         };
     };
     responses: never;
@@ -1742,7 +1742,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["messages_schemas_MessagePage"];
+                    "application/json": components["schemas"]["MessageHistory"];
                 };
             };
             /** @description - `invalid_request`: The request is malformed. */
@@ -1839,7 +1839,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["messages_schemas_SendMessage"];
+                "application/json": components["schemas"]["PostMessage"];
             };
         };
         responses: {
@@ -3590,7 +3590,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["chat_schemas_MessagePage"];
+                    "application/json": components["schemas"]["MessagePage"];
                 };
             };
             /** @description - `invalid_request`: The request is malformed. */
@@ -3682,7 +3682,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chat_schemas_SendMessage"];
+                "application/json": components["schemas"]["SendMessage"];
             };
         };
         responses: {
@@ -3782,7 +3782,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chat_schemas_SendMessage"];
+                "application/json": components["schemas"]["SendMessage"];
             };
         };
         responses: {

@@ -23,11 +23,11 @@ from moot.messages.schemas import (
     EditMessage,
     MarkRead,
     Message,
-    MessagePage,
+    MessageHistory,
     PinList,
+    PostMessage,
     ReactionState,
     ReadState,
-    SendMessage,
 )
 from moot.services import Svc
 
@@ -134,7 +134,7 @@ class ChannelController(Controller):
         limit: Limit = None,
         before: Cursor = None,
         after: Cursor = None,
-    ) -> MessagePage:
+    ) -> MessageHistory:
         return await services.channels.history(
             account.account.id, channel_id, before=before, after=after, limit=limit
         )
@@ -147,7 +147,7 @@ class ChannelController(Controller):
     )
     async def send(
         self,
-        data: JSONBody[SendMessage],
+        data: JSONBody[PostMessage],
         services: Svc,
         account: Account,
         channel_id: FromPath[uuid.UUID],

@@ -46,11 +46,11 @@ from moot.messages.schemas import (
     MarkRead,
     Mentionable,
     Message,
-    MessagePage,
+    MessageHistory,
     PinList,
+    PostMessage,
     ReactionState,
     ReadState,
-    SendMessage,
     Speaker,
 )
 from moot.messages.service import MessageService, user_topic
@@ -297,12 +297,12 @@ class ChannelService:
         before: int | None,
         after: int | None,
         limit: int | None,
-    ) -> MessagePage:
+    ) -> MessageHistory:
         speaker = (await self._see(account_id, channel_id)).speaker()
         return await self._messages.history(speaker, before=before, after=after, limit=limit)
 
     async def send(
-        self, account_id: uuid.UUID, channel_id: uuid.UUID, body: SendMessage
+        self, account_id: uuid.UUID, channel_id: uuid.UUID, body: PostMessage
     ) -> Message:
         seen = await self._see(account_id, channel_id)
         speaker = seen.speaker()

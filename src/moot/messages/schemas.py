@@ -46,7 +46,7 @@ class Mentionable:
 # -- requests ------------------------------------------------------------------------------
 
 
-class SendMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class PostMessage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     content: str
     reply_to: MessageId | None = None
     # Attachments are not built yet; an empty list is accepted, anything else refused.
@@ -97,7 +97,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     pinned_by: uuid.UUID | None
 
 
-class MessagePage(msgspec.Struct, kw_only=True):
+class MessageHistory(msgspec.Struct, kw_only=True):
     items: list[Message]  # oldest first
     has_more: bool  # more in the direction asked (older without `after`, newer with it)
 

@@ -30,15 +30,15 @@ from moot.messages.schemas import (
     MessageCreated,
     MessageDeleted,
     MessageEdited,
-    MessagePage,
+    MessageHistory,
     PinList,
     PinUpdated,
+    PostMessage,
     Reaction,
     ReactionState,
     ReactionUpdated,
     ReadState,
     ReadUpdated,
-    SendMessage,
     Speaker,
 )
 from moot.realtime.log import TopicLog
@@ -103,7 +103,7 @@ class MessageService:
         before: int | None = None,
         after: int | None = None,
         limit: int | None = None,
-    ) -> MessagePage:
+    ) -> MessageHistory:
         if before is not None and after is not None:
             raise MootError("validation_failed", "Give before or after, not both.", field="before")
         async with self._pool.acquire() as conn:
@@ -115,7 +115,7 @@ class MessageService:
                 limit=min(limit or DEFAULT_LIMIT, MAX_LIMIT),
             )
             items = await self._views(conn, rows, speaker.account_id, speaker.conversation.kind)
-        return MessagePage(items=items, has_more=more)
+        return MessageHistory(items=items, has_more=more)
 
     async def pins(self, speaker: Speaker) -> PinList:
         async with self._pool.acquire() as conn:
@@ -129,7 +129,7 @@ class MessageService:
         """Messages in these conversations matching `query` (Russian or English), newest
         first."""
         query = query.strip()
-        if not query or len(query) > 200:
+        if not query or len(query) > 200 or "\x00" in query:
             raise MootError("validation_failed", "q must be 1 to 200 characters.", field="q")
         if not conversations:
             return []
@@ -159,7 +159,7 @@ class MessageService:
     async def send(
         self,
         speaker: Speaker,
-        body: SendMessage,
+        body: PostMessage,
         people: People,
         gate: Gate | None = None,
     ) -> Message:
@@ -306,6 +306,8 @@ class MessageService:
         limit = self._settings.message_max_length
         if not content:
             raise MootError("validation_failed", "content must not be empty.", field="content")
+        if "\x00" in content:  # PostgreSQL's text cannot hold it
+            raise MootError("validation_failed", "content holds a NUL character.", field="content")
         if len(content) > limit:
             raise MootError(
                 "validation_failed",
