@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
@@ -663,3 +664,29 @@ async def test_a_reconnecting_socket_gets_the_messages_it_missed(
         frames = await frames_until(ws, "subscribed")
         missed = [f["message"]["content"] for f in frames if f["type"] == "message.created"]
         assert missed == ["while you were away", "and this too"]
+
+
+async def test_deleted_accounts_leave_their_messages_and_deleted_spaces_take_theirs(
+    person: Accounts, db: asyncpg.Connection
+) -> None:
+    space, owner, admin, member = await team(person)
+    chan = await channel(admin, space)
+    said = await send(member, chan, "I will be gone soon")
+    await send(admin, chan, "ok @Member", reply_to=said["id"])
+    await member.request("PUT", f"/api/v1/channels/{chan['id']}/messages/{said['id']}/reactions/x")
+    gone = await member.request("POST", "/api/v1/me/delete", json={"password": PASSWORD})
+    assert gone.status_code == 204
+    first, reply = (await admin.request("GET", f"/api/v1/channels/{chan['id']}/messages")).json()[
+        "items"
+    ]
+    assert (first["author_id"], first["content"], first["reactions"]) == (
+        None,
+        "I will be gone soon",
+        [],
+    )
+    assert reply["mentions"] == [] and reply["reply_to"]["author_id"] is None
+
+    deleted = await owner.request("DELETE", f"/api/v1/spaces/{space['id']}")
+    assert deleted.status_code == 204
+    for table in ("channels", "conversations", "messages", "read_markers"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0, table
