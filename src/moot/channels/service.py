@@ -15,7 +15,7 @@ and changes to a channel also on its own `channel:{id}` topic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -307,9 +307,6 @@ class ChannelService:
         seen = await self._see(account_id, channel_id)
         speaker = seen.speaker()
 
-        async def people() -> list[Mentionable]:
-            return await self._mentionable(seen)
-
         async def slow_mode() -> None:
             seconds = seen.channel.slow_mode_seconds
             if seconds and not seen.manages:
@@ -322,17 +319,15 @@ class ChannelService:
                         retry_after=wait,
                     )
 
-        return await self._messages.send(speaker, body, people, slow_mode)
+        return await self._messages.send(speaker, body, self._people(seen), slow_mode)
 
     async def edit(
         self, account_id: uuid.UUID, channel_id: uuid.UUID, message_id: int, body: EditMessage
     ) -> Message:
         seen = await self._see(account_id, channel_id)
-
-        async def people() -> list[Mentionable]:
-            return await self._mentionable(seen)
-
-        return await self._messages.edit(seen.speaker(), _message_id(message_id), body, people)
+        return await self._messages.edit(
+            seen.speaker(), _message_id(message_id), body, self._people(seen)
+        )
 
     async def delete(self, account_id: uuid.UUID, channel_id: uuid.UUID, message_id: int) -> None:
         speaker = (await self._see(account_id, channel_id)).speaker()
@@ -422,13 +417,23 @@ class ChannelService:
             raise MootError("channel_not_found")
         return Seen(channel, account_id, role)
 
-    async def _mentionable(self, seen: Seen) -> list[Mentionable]:
-        members = await self._spaces.list_members(seen.account_id, seen.channel.space_id)
-        return [
-            Mentionable(m.account_id, m.display_name)
-            for m in members
-            if sees(seen.channel, m.account_id, m.role)
-        ]
+    def _people(self, seen: Seen) -> Callable[[], Awaitable[list[Mentionable]]]:
+        """Who may be mentioned in the channel (its viewers), read once and only if asked."""
+        found: list[list[Mentionable]] = []
+
+        async def people() -> list[Mentionable]:
+            if not found:
+                members = await self._spaces.list_members(seen.account_id, seen.channel.space_id)
+                found.append(
+                    [
+                        Mentionable(m.account_id, m.display_name)
+                        for m in members
+                        if sees(seen.channel, m.account_id, m.role)
+                    ]
+                )
+            return found[0]
+
+        return people
 
     @staticmethod
     def _listed(member_ids: Sequence[uuid.UUID], members: Sequence[MemberView]) -> list[uuid.UUID]:

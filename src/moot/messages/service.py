@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 import msgspec
+import structlog
 
-from moot.errors import MootError
+from moot.errors import MootError, is_store_outage
 from moot.infra.ratelimit import RateLimiter
 from moot.messages import store
 from moot.messages.mentions import find_mentions
@@ -53,6 +54,7 @@ People = Callable[[], Awaitable[Sequence[Mentionable]]]  # loaded only for a tex
 Gate = Callable[[], Awaitable[None]]  # the owner's last check before a message is written
 
 _encode = msgspec.json.Encoder().encode
+log = structlog.get_logger(__name__)
 
 
 def user_topic(account_id: uuid.UUID) -> str:
@@ -366,17 +368,24 @@ class MessageService:
         accounts = list(accounts)
         if not accounts:
             return
-        async with self._pool.acquire() as conn:
-            states = await store.readers_states(conn, conversation.id, accounts)
-        await asyncio.gather(
-            *(
-                self._log.publish(
-                    user_topic(account_id),
-                    _encode(_read_event(_read_state(conversation, *state))),
+        try:
+            async with self._pool.acquire() as conn:
+                states = await store.readers_states(conn, conversation.id, accounts)
+            await asyncio.gather(
+                *(
+                    self._log.publish(
+                        user_topic(account_id),
+                        _encode(_read_event(_read_state(conversation, *state))),
+                    )
+                    for account_id, state in states.items()
                 )
-                for account_id, state in states.items()
             )
-        )
+        except Exception as exc:
+            # The change itself is committed and announced: its caller must not hear a 503
+            # and send it again. Counts are read afresh by `GET …/channels`.
+            if not is_store_outage(exc):
+                raise
+            log.warning("read_states_not_announced", error=type(exc).__name__)
 
 
 def _not_found() -> MootError:
