@@ -301,6 +301,32 @@ NOT_IN_TABLE = {
             ),
         )
     },
+    **{
+        route: "space roles and private channels (test_channels.py::test_authorization_matrix)"
+        for route in (
+            ("GET", "/api/v1/spaces/{space_id:uuid}/channels"),
+            ("POST", "/api/v1/spaces/{space_id:uuid}/channels"),
+            ("GET", "/api/v1/spaces/{space_id:uuid}/search"),
+            ("PATCH", "/api/v1/channels/{channel_id:uuid}"),
+            ("DELETE", "/api/v1/channels/{channel_id:uuid}"),
+            ("GET", "/api/v1/channels/{channel_id:uuid}/messages"),
+            ("POST", "/api/v1/channels/{channel_id:uuid}/messages"),
+            ("PATCH", "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}"),
+            ("DELETE", "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}"),
+            (
+                "PUT",
+                "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}/reactions/{emoji:str}",
+            ),
+            (
+                "DELETE",
+                "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}/reactions/{emoji:str}",
+            ),
+            ("PUT", "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}/pin"),
+            ("DELETE", "/api/v1/channels/{channel_id:uuid}/messages/{message_id:int}/pin"),
+            ("GET", "/api/v1/channels/{channel_id:uuid}/pins"),
+            ("PUT", "/api/v1/channels/{channel_id:uuid}/read"),
+        )
+    },
 }
 
 

@@ -83,9 +83,20 @@ SPENDS_THE_ROOM = {
     "DELETE /api/v1/spaces/{space_id}/members/{member_id}",
     "PATCH /api/v1/spaces/{space_id}/members/{member_id}",
     "DELETE /api/v1/spaces/{space_id}/invites/{code}",
+    "DELETE /api/v1/channels/{channel_id}",
+    "PATCH /api/v1/channels/{channel_id}",
+    "DELETE /api/v1/channels/{channel_id}/messages/{message_id}",
 }
 # Routes of the account layer: the seated callers speak there as an account (Bearer).
-ACCOUNT_ROUTES = ("/api/v1/me", "/api/v1/sessions", "/api/v1/spaces", "/api/v1/invites")
+ACCOUNT_ROUTES = (
+    "/api/v1/me",
+    "/api/v1/sessions",
+    "/api/v1/spaces",
+    "/api/v1/invites",
+    "/api/v1/channels",
+)
+# A channel's messages are numbered, a room chat's are not: `message_id` there is the channel's.
+CHANNEL_ROUTES = "/api/v1/channels"
 
 
 @dataclass
@@ -96,6 +107,7 @@ class Meeting:
     guest: str
     account: str  # an account's session token, with a space, an invite and a session
     path: dict[str, str]
+    channel_path: dict[str, Any]  # a channel in that space, with one message
 
     @classmethod
     def start(cls, http: requests.Session, base: str) -> Meeting:
@@ -137,6 +149,16 @@ class Meeting:
             f"{base}/api/v1/spaces/{space['id']}/invites", json={}, headers=as_account
         ).json()
         session = http.get(f"{base}/api/v1/sessions", headers=as_account).json()["items"][0]
+        channel = http.post(
+            f"{base}/api/v1/spaces/{space['id']}/channels",
+            json={"name": "general"},
+            headers=as_account,
+        ).json()
+        said = http.post(
+            f"{base}/api/v1/channels/{channel['id']}/messages",
+            json={"content": "hello @everyone"},
+            headers=as_account,
+        ).json()
         return cls(
             host=host["token"],
             guest=guest["token"],
@@ -149,6 +171,11 @@ class Meeting:
                 "member_id": registered.json()["account"]["id"],
                 "session_id": session["id"],
                 "code": invite["code"],
+            },
+            channel_path={
+                "channel_id": channel["id"],
+                "message_id": said["id"],
+                "emoji": "👍",
             },
         )
 
@@ -181,6 +208,7 @@ def served(
             MOOT_RATE_LIMIT_ROOM_JOIN="100000/minute",
             MOOT_RATE_LIMIT_PARTICIPANT_REQUESTS="100000/minute",
             MOOT_RATE_LIMIT_CHAT_MESSAGE="100000/second",
+            MOOT_RATE_LIMIT_CHANNEL_MESSAGE="100000/second",
             MOOT_RATE_LIMIT_IDENTITY_CREATE="100000/minute",
             MOOT_RATE_LIMIT_ROOM_LOOKUP="100000/minute",
             MOOT_RATE_LIMIT_LOGIN_IP="100000/minute",
@@ -243,8 +271,11 @@ class Sender(threading.Thread):
         if meeting is None:
             meeting = self.meetings[label] = Meeting.start(served.http, served.base)
         if real_path:
-            for name in case.path_parameters:
-                case.path_parameters[name] = meeting.path[name]
+            names = meeting.channel_path if case.path.startswith(CHANNEL_ROUTES) else {}
+            # A new dict, so that schemathesis sees the change and judges the request anew.
+            case.path_parameters = {
+                name: names.get(name, meeting.path.get(name)) for name in case.path_parameters
+            }
         credential = {"host": meeting.host, "guest": meeting.guest, "forged": FORGED}.get(who)
         headers = {"X-Participant-ID": credential} if credential else {}
         if case.path.startswith(ACCOUNT_ROUTES) and who in ("host", "guest"):

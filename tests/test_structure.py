@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "moot"
-DOMAINS = {"accounts", "identity", "rooms", "chat", "media", "transcription", "ops", "spaces"}
+DOMAINS = {
+    "accounts",
+    "identity",
+    "rooms",
+    "chat",
+    "media",
+    "transcription",
+    "ops",
+    "spaces",
+    "channels",
+    "messages",
+}
 SHARED = {"realtime", "infra"}
 
 

@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from moot import __version__
 from moot.accounts.api import AccountController, SessionController, provide_account
+from moot.channels.api import ChannelController, SpaceChannelController
 from moot.chat.api import ChatController
 from moot.errors import ERRORS, ErrorCode, MootError, is_store_outage
 from moot.http import MootRequest, provide_room_id
@@ -307,6 +308,8 @@ def create_app(
         me,
         SpaceController,
         InviteController,
+        SpaceChannelController,
+        ChannelController,
         RoomController,
         ChatController,
         room_socket,

@@ -20,6 +20,9 @@ from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
 from moot.accounts.service import AccountService
+from moot.channels.service import ChannelService
+from moot.channels.store import SlowMode
+from moot.channels.topic import ChannelTopic
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
@@ -29,6 +32,7 @@ from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
 from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
+from moot.messages.service import MessageService
 from moot.realtime.gateway import Gateway, KindHooks, TopicKind
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
@@ -72,6 +76,9 @@ class Services:
     space_rooms: SpaceRooms
     space_sessions: SpaceSessions
     space_topic: SpaceTopic
+    messages: MessageService
+    channels: ChannelService
+    channel_topic: ChannelTopic
     tickets: SocketTickets
     log: TopicLog
     hub: Hub
@@ -124,6 +131,7 @@ async def build_services(
             "room_join": settings.rate_limit_room_join,
             "participant_requests": settings.rate_limit_participant_requests,
             "chat_message": settings.rate_limit_chat_message,
+            "channel_message": settings.rate_limit_channel_message,
             "login_ip": settings.rate_limit_login_ip,
             "login_email": settings.rate_limit_login_email,
             "account_create": settings.rate_limit_account_create,
@@ -180,7 +188,14 @@ async def build_services(
             seat_check_seconds=settings.ws_seat_check_seconds,
         ),
     )
-    kinds: dict[str, TopicKind] = {"room": room_topic, "space": space_topic}
+    messages = MessageService(pool, log, limiter, settings.messages())
+    channels = ChannelService(pool, spaces, messages, log, SlowMode(redis))
+    channel_topic = ChannelTopic(channels, settings.channels())
+    kinds: dict[str, TopicKind] = {
+        "room": room_topic,
+        "space": space_topic,
+        "channel": channel_topic,
+    }
     hub = Hub(redis, log, KindHooks(kinds))
     gateway = Gateway(
         hub,
@@ -213,6 +228,9 @@ async def build_services(
         space_rooms=SpaceRooms(pool, rooms, space_events),
         space_sessions=SpaceSessions(pool, rooms),
         space_topic=space_topic,
+        messages=messages,
+        channels=channels,
+        channel_topic=channel_topic,
         tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
         hub=hub,
@@ -232,10 +250,12 @@ async def build_services(
         writer.start()
     if with_sockets:
         await hub.start()
+        channel_topic.start()
     try:
         yield services
     finally:
         if with_sockets:
+            await channel_topic.stop()
             await hub.stop()
         if worker is not None:
             await worker.close()

@@ -43,6 +43,19 @@ class RealtimeSettings(msgspec.Struct, kw_only=True, frozen=True):
     send_queue_size: int
 
 
+class MessageSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the durable message store reads (`Settings.messages()`)."""
+
+    message_max_length: int
+
+
+class ChannelSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the channel domain and its topic read (`Settings.channels()`)."""
+
+    access_check_seconds: float  # how often open channel subscriptions are re-checked
+    typing_per_second: float
+
+
 class RoomSettings(msgspec.Struct, kw_only=True, frozen=True):
     """What the room service reads (`Settings.rooms()`)."""
 
@@ -167,6 +180,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # (a crashed tab frees its seat; a reload keeps it). 0 turns it off.
     presence_grace_seconds: Annotated[int, msgspec.Meta(ge=0)] = 30
 
+    # Channels in spaces: durable messages in PostgreSQL (accounts layer).
+    channel_message_max_length: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000
+    # Open `channel:` subscriptions are re-checked this often: a member removed from the space
+    # (or from a private channel's list by a role change) loses the topic within this time.
+    channel_access_check_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
+
     # Media. With livekit_url set, rooms use LiveKit; otherwise a P2P mesh signalled by moot.
     livekit_url: str = ""
     livekit_api_url: str = ""  # the server API; defaults to livekit_url with http(s)
@@ -217,6 +236,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_room_join: str = "120/minute"
     rate_limit_participant_requests: str = "600/minute"
     rate_limit_chat_message: str = "5/second;60/minute"
+    rate_limit_channel_message: str = "5/second;120/minute"  # per account, all channels
     rate_limit_login_ip: str = "20/minute;200/hour"  # sign-in attempts per client IP
     rate_limit_login_email: str = "5/minute;30/hour"  # sign-in attempts per email address
     rate_limit_account_create: str = "10/hour"  # registrations per client IP
@@ -237,6 +257,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "rate_limit_room_join",
             "rate_limit_participant_requests",
             "rate_limit_chat_message",
+            "rate_limit_channel_message",
             "rate_limit_login_ip",
             "rate_limit_login_email",
             "rate_limit_account_create",
@@ -268,6 +289,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             message_max_length=self.chat_message_max_length,
             history_default_limit=self.chat_history_default_limit,
             history_max_limit=self.chat_history_max_limit,
+        )
+
+    def messages(self) -> MessageSettings:
+        return MessageSettings(message_max_length=self.channel_message_max_length)
+
+    def channels(self) -> ChannelSettings:
+        return ChannelSettings(
+            access_check_seconds=self.channel_access_check_seconds,
+            typing_per_second=self.ws_typing_per_second,
         )
 
     def realtime(self) -> RealtimeSettings:
