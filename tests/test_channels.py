@@ -114,11 +114,16 @@ async def logged(redis: Redis, topic: str) -> list[dict[str, Any]]:
 
 
 async def user_events(redis: Redis, account_id: str) -> list[dict[str, Any]]:
-    return await logged(redis, f"user:{account_id}")
+    """The channel events on an account's own topic (what spaces and sessions publish there,
+    `space.joined` and the like, are not this domain's)."""
+    events = await logged(redis, f"user:{account_id}")
+    return [event for event in events if event["type"].startswith(("channel.", "read."))]
 
 
 async def space_events(redis: Redis, space: dict[str, Any]) -> list[dict[str, Any]]:
-    return await logged(redis, f"space:{space['id']}")
+    """The channel events on the space's topic (members' and meetings' events share it)."""
+    events = await logged(redis, f"space:{space['id']}")
+    return [event for event in events if event["type"].startswith("channel.")]
 
 
 # -- channels ------------------------------------------------------------------------------
