@@ -19,19 +19,23 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from moot.accounts.events import AccountEvents
 from moot.accounts.service import AccountService
+from moot.accounts.topic import UserTopic
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
+from moot.infra.mail import Mailer
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import create_pool
 from moot.infra.ratelimit import RateLimiter
 from moot.infra.redis import create_redis
 from moot.media.livekit import LiveKit
 from moot.media.service import MediaService
-from moot.realtime.gateway import Gateway, KindHooks
+from moot.realtime.gateway import Gateway, KindHooks, TopicKind
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
+from moot.realtime.sessions import REVOKED_CHANNEL, SessionSockets
 from moot.realtime.tickets import SocketTickets
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
@@ -63,6 +67,8 @@ class Services:
     limiter: RateLimiter
     identity: IdentityService
     accounts: AccountService
+    mailer: Mailer | None  # None without MOOT_SMTP_URL
+    session_sockets: SessionSockets
     spaces: SpaceService
     tickets: SocketTickets
     log: TopicLog
@@ -119,6 +125,8 @@ async def build_services(
             "login_ip": settings.rate_limit_login_ip,
             "login_email": settings.rate_limit_login_email,
             "account_create": settings.rate_limit_account_create,
+            "password_reset_ip": settings.rate_limit_password_reset_ip,
+            "password_reset_email": settings.rate_limit_password_reset_email,
         },
         metrics,
         enabled=settings.rate_limit_enabled,
@@ -149,13 +157,19 @@ async def build_services(
         await spaces.forget_account(conn, account_id)
         await rooms.forget_account(conn, account_id)
 
+    mail_settings = settings.mail()
+    mailer = Mailer(mail_settings) if mail_settings is not None else None
     accounts = AccountService(
         pool,
         settings,
         limiter,
         erase_account=erase_account,
         account_created=spaces.account_created,
+        account_deleted=rooms.account_deleted,
+        events=AccountEvents(log, redis),
+        mailer=mailer,
     )
+    session_sockets = SessionSockets(accounts, settings.ws_session_check_seconds)
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(
         rooms,
@@ -169,8 +183,8 @@ async def build_services(
             seat_check_seconds=settings.ws_seat_check_seconds,
         ),
     )
-    kinds = {"room": room_topic}
-    hub = Hub(redis, log, KindHooks(kinds))
+    kinds: dict[str, TopicKind] = {"room": room_topic, "user": UserTopic(accounts)}
+    hub = Hub(redis, log, KindHooks(kinds), broadcasts={REVOKED_CHANNEL: session_sockets})
     gateway = Gateway(
         hub,
         log,
@@ -178,6 +192,7 @@ async def build_services(
         queue_size=realtime.send_queue_size,
         queue_bytes=settings.ws_send_queue_bytes,
         max_frame_bytes=realtime.max_frame_bytes,
+        sessions=session_sockets,
     )
     tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)
     writer: BatchWriter | None = None
@@ -198,6 +213,8 @@ async def build_services(
         limiter=limiter,
         identity=IdentityService(secret_key),
         accounts=accounts,
+        mailer=mailer,
+        session_sockets=session_sockets,
         spaces=spaces,
         tickets=SocketTickets(redis, settings.ws_ticket_ttl_seconds),
         log=log,
@@ -218,11 +235,15 @@ async def build_services(
         writer.start()
     if with_sockets:
         await hub.start()
+        session_sockets.start()
     try:
         yield services
     finally:
         if with_sockets:
+            await session_sockets.stop()
             await hub.stop()
+        if mailer is not None:
+            await mailer.close(within_seconds=settings.smtp_timeout_seconds)
         if worker is not None:
             await worker.close()
         if writer is not None:
