@@ -70,7 +70,7 @@ class MailServer:
             Delivered(
                 sender=str(envelope.mail_from),
                 recipients=list(envelope.rcpt_tos),
-                message=cast(EmailMessage, parsed),
+                message=parsed,
             )
         )
         return "250 Message accepted"

@@ -72,7 +72,7 @@ def token_in(link: str) -> str:
 async def mailed_link(server: MailServer, to: str = "ada@example.org") -> str:
     delivered = await server.next_mail()
     assert delivered.recipients == [to]
-    body = delivered.message.get_content()
+    body: str = delivered.message.get_content()
     [link] = [word for word in body.split() if word.startswith(f"{PUBLIC_URL}/reset-password?")]
     return link
 
