@@ -173,6 +173,7 @@ async def test_bad_emails_and_names_are_refused(browser: Browser) -> None:
     for body in (
         {"email": "not-an-email", "password": PASSWORD, "display_name": "Ada"},
         {"email": "a@b", "password": PASSWORD, "display_name": "Ada"},
+        {"email": "ada\u0000@example.org", "password": PASSWORD, "display_name": "Ada"},
         {"email": "ada@example.org", "password": PASSWORD, "display_name": "   "},
         {"email": "ada@example.org", "password": PASSWORD},
     ):
@@ -219,6 +220,10 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(browser: Bro
         }
     )
     assert "set-cookie" not in wrong.headers
+
+    # An address no account can have (PostgreSQL stores no NUL) is simply unknown.
+    with_nul = await login(client, email="ada\u0000@example.org")
+    assert with_nul.json() == unknown.json()
 
     right = await login(await browser(), email="ADA@example.org")
     assert right.status_code == 201

@@ -256,6 +256,7 @@ async def test_bad_reset_requests_get_clear_errors(
     moot = await moot_factory(**with_mail(mail))
     for path, body in (
         ("/api/v1/password-resets", {"email": "not an email"}),
+        ("/api/v1/password-resets", {"email": "ada\u0000@example.org"}),
         ("/api/v1/password-resets", {}),
         ("/api/v1/password-resets/confirm", {"token": "x"}),
         ("/api/v1/password-resets/confirm", {"token": "x" * 129, "password": NEW_PASSWORD}),

@@ -47,9 +47,10 @@ AccountCreated = Callable[[store.Conn, AccountView], Awaitable[None]]
 # Told after the deleting transaction committed (the name on its chat messages).
 AccountDeleted = Callable[[uuid.UUID], Awaitable[None]]
 
-# Deliberately loose: one @, something on each side, a dot in the domain, no spaces. Whether
-# an address really receives mail only a sent message can tell.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Deliberately loose: one @, something on each side, a dot in the domain, no spaces nor
+# control characters (PostgreSQL stores no NUL). Whether an address really receives mail only
+# a sent message can tell.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 DISPLAY_NAME_MAX = 64
 
 
@@ -137,8 +138,10 @@ class AccountService:
         email = body.email.strip().lower()
         await self._limiter.check("login_ip", ip or "unknown")
         await self._limiter.check("login_email", hashlib.sha256(email.encode()).hexdigest())
-        async with self._pool.acquire() as conn:
-            row = await store.find_by_email(conn, email)
+        row = None
+        if _EMAIL.match(email):  # no account has any other kind of address
+            async with self._pool.acquire() as conn:
+                row = await store.find_by_email(conn, email)
         stored_hash = row["password_hash"] if row is not None else None
         if not await self._passwords.verify(stored_hash, body.password) or row is None:
             raise MootError("invalid_login")
