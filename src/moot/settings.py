@@ -58,9 +58,8 @@ class MailSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     host: str
     port: int
-    tls: Literal[
-        "none", "starttls", "implicit"
-    ]  # smtp:// (STARTTLS if offered) / +starttls / smtps
+    # smtp:// (STARTTLS if the server offers it), smtp+starttls:// (required), smtps://
+    tls: Literal["none", "starttls", "implicit"]
     username: str | None
     password: str | None
     sender: str  # the From address
