@@ -173,6 +173,7 @@ async def test_bad_emails_and_names_are_refused(browser: Browser) -> None:
     for body in (
         {"email": "not-an-email", "password": PASSWORD, "display_name": "Ada"},
         {"email": "a@b", "password": PASSWORD, "display_name": "Ada"},
+        {"email": "ada\u0000@example.org", "password": PASSWORD, "display_name": "Ada"},
         {"email": "ada@example.org", "password": PASSWORD, "display_name": "   "},
         {"email": "ada@example.org", "password": PASSWORD},
     ):
@@ -219,6 +220,10 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(browser: Bro
         }
     )
     assert "set-cookie" not in wrong.headers
+
+    # An address no account can have (PostgreSQL stores no NUL) is simply unknown.
+    with_nul = await login(client, email="ada\u0000@example.org")
+    assert with_nul.json() == unknown.json()
 
     right = await login(await browser(), email="ADA@example.org")
     assert right.status_code == 201
@@ -365,6 +370,60 @@ async def test_the_cleanup_pass_deletes_expired_sessions(
         await pool.close()
     assert report.sessions_deleted == 1
     assert await db.fetchval("SELECT count(*) FROM account_sessions") == 1
+
+
+# Every route of the signed-in account, with a body it would accept from the right caller.
+ACCOUNT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/api/v1/me", None),
+    ("PATCH", "/api/v1/me", {"display_name": "Someone else"}),
+    ("POST", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": "x" * 12}),
+    ("POST", "/api/v1/me/delete", {"password": PASSWORD}),
+    ("GET", "/api/v1/sessions", None),
+    ("DELETE", "/api/v1/sessions", None),
+    ("DELETE", "/api/v1/sessions/current", None),
+    ("DELETE", "/api/v1/sessions/{session_id}", None),
+]
+
+
+async def test_account_routes_authorization_matrix(
+    browser: Browser, db: asyncpg.Connection
+) -> None:
+    """Signed out, an expired session, a revoked session: every account route refuses them
+    the same way before doing anything. Another account reaches only itself."""
+    owner = await browser()
+    ada = await register(owner)
+    ada_session = str((await owner.get("/api/v1/sessions")).json()["items"][0]["id"])
+    expired_token = (await login(await browser())).json()["token"]
+    await db.execute(
+        "UPDATE account_sessions SET expires_at = now() - interval '1 second' "
+        "WHERE token_hash = $1",
+        hashlib.sha256(expired_token.encode()).digest(),
+    )
+    revoked_client = await browser()
+    revoked_token = (await login(revoked_client)).json()["token"]
+    assert (await revoked_client.delete("/api/v1/sessions/current")).status_code == 204
+    callers: dict[str, tuple[dict[str, str], tuple[int, str]]] = {
+        "signed out": ({}, (401, "not_signed_in")),
+        "expired session": (bearer(expired_token), (401, "session_expired")),
+        "revoked session": (bearer(revoked_token), (401, "session_expired")),
+    }
+    for who, (headers, refusal) in callers.items():
+        client = await browser()
+        for method, path, body in ACCOUNT_ROUTES:
+            path = path.format(session_id=ada_session)
+            response = await client.request(method, path, json=body, headers=headers)
+            assert (response.status_code, response.json()["code"]) == refusal, (who, path)
+
+    # Another account: its own /me and sessions are its own; Ada's session is not found.
+    grace = await browser()
+    await register(grace, "grace@example.org", "Grace")
+    not_hers = await grace.delete(f"/api/v1/sessions/{ada_session}")
+    assert (not_hers.status_code, not_hers.json()["code"]) == (404, "not_found")
+    assert (await grace.patch("/api/v1/me", json={"display_name": "G"})).status_code == 200
+    assert [s["current"] for s in (await grace.get("/api/v1/sessions")).json()["items"]] == [True]
+    me = (await owner.get("/api/v1/me")).json()
+    assert me["account"] == ada["account"]  # untouched by any of the above
+    assert [s["id"] for s in (await owner.get("/api/v1/sessions")).json()["items"]] == [ada_session]
 
 
 # -- CSRF ----------------------------------------------------------------------------------

@@ -252,12 +252,15 @@ NOT_IN_TABLE = {
     ("WS", "/ws/transcribe"): "a worker token from /transcription/start (test_transcription.py)",
     # Accounts and spaces: their callers are sessions, not room seats; their own matrix of
     # signed out, another account, member, admin, owner and removed member is
-    # test_spaces.py::test_authorization_matrix, and test_accounts.py covers every account route.
+    # test_spaces.py::test_authorization_matrix; every account route's (signed out, expired
+    # session, revoked session, another account) is test_account_routes_authorization_matrix.
     ("POST", "/api/v1/accounts"): "public: registration (test_accounts.py)",
     ("POST", "/api/v1/sessions"): "public: sign-in (test_accounts.py)",
+    ("POST", "/api/v1/password-resets"): "public: mails a link (test_password_reset.py)",
+    ("POST", "/api/v1/password-resets/confirm"): "the mailed token (test_password_reset.py)",
     ("GET", "/api/v1/invites/{code:str}"): "public: the invite preview (test_spaces.py)",
     **{
-        route: "a session's own account (test_accounts.py)"
+        route: "its own account (test_accounts.py::test_account_routes_authorization_matrix)"
         for route in (
             ("GET", "/api/v1/me"),
             ("PATCH", "/api/v1/me"),

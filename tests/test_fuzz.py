@@ -214,10 +214,15 @@ def served(
             MOOT_RATE_LIMIT_LOGIN_IP="100000/minute",
             MOOT_RATE_LIMIT_LOGIN_EMAIL="100000/minute",
             MOOT_RATE_LIMIT_ACCOUNT_CREATE="100000/minute",
+            MOOT_RATE_LIMIT_PASSWORD_RESET_IP="100000/minute",
+            MOOT_RATE_LIMIT_PASSWORD_RESET_EMAIL="100000/minute",
             MOOT_PASSWORD_HASH_MEMORY_KIB="1024",  # cheap hashes: sign-ins are many here
             MOOT_PASSWORD_HASH_ITERATIONS="1",
             MOOT_GLADIA_API_KEY="fuzz-key",  # start hands out worker tokens; no audio is sent
             MOOT_GLADIA_BASE_URL="http://127.0.0.1:9",
+            # Reset requests are answered (202); their mail fails in the background, logged.
+            MOOT_SMTP_URL="smtp://127.0.0.1:9",
+            MOOT_PUBLIC_URL="http://moot.test",
         )
     base = f"http://127.0.0.1:{port}"
     try:

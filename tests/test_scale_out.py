@@ -505,3 +505,31 @@ async def test_a_gateway_subscription_replays_what_was_missed_since_its_cursor(
             assert (await next_of(ws, "error"))["code"] == "invalid_credential"
             assert (await closed_with(ws))[0] == 4401
         await host.post(f"/api/v1/rooms/{room['code']}/end")
+
+
+async def test_signing_out_on_one_instance_closes_the_sessions_sockets_on_the_other(
+    cluster: Cluster,
+    fresh: asyncpg.Connection,
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    http_a, http_b = clients
+    account = {"email": "ada@example.org", "password": "correct horse battery"}
+    registered = await http_a.post("/api/v1/accounts", json={**account, "display_name": "Ada"})
+    assert registered.status_code == 201, registered.text
+    http_a.cookies.clear()
+    bearer = {"authorization": f"Bearer {registered.json()['token']}"}
+    other = (await http_b.post("/api/v1/sessions", json=account)).json()["token"]
+    http_b.cookies.clear()
+    other_bearer = {"authorization": f"Bearer {other}"}
+    async with (
+        connect(f"{cluster.a.ws_url}/ws", additional_headers=bearer) as on_a,
+        connect(f"{cluster.b.ws_url}/ws", additional_headers=other_bearer) as on_b,
+    ):
+        await next_of(on_a, "ready")
+        await next_of(on_b, "ready")
+        # Signed out through instance B; the socket of that session is on instance A.
+        assert (await http_b.delete("/api/v1/sessions/current", headers=bearer)).status_code == 204
+        assert (await next_of(on_a, "error"))["code"] == "session_expired"
+        assert await closed_with(on_a) == (4440, "session_revoked")
+        await on_b.send(json.dumps({"type": "ping"}))
+        assert (await next_of(on_b, "pong"))["type"] == "pong"

@@ -27,7 +27,12 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from moot import __version__
-from moot.accounts.api import AccountController, SessionController, provide_account
+from moot.accounts.api import (
+    AccountController,
+    PasswordResetController,
+    SessionController,
+    provide_account,
+)
 from moot.channels.api import ChannelController, SpaceChannelController
 from moot.chat.api import ChatController
 from moot.errors import ERRORS, ErrorCode, MootError, is_store_outage
@@ -305,6 +310,7 @@ def create_app(
         create_identity,
         AccountController,
         SessionController,
+        PasswordResetController,
         me,
         SpaceController,
         InviteController,

@@ -19,6 +19,7 @@ ErrorCode = Literal[
     "invalid_frame",
     "frame_too_large",
     "invalid_cursor",
+    "invalid_reset_token",
     "unknown_topic",
     "not_subscribed",
     "too_many_topics",
@@ -29,6 +30,7 @@ ErrorCode = Literal[
     "invalid_webhook_signature",
     "cross_site_request",
     "wrong_password",
+    "topic_forbidden",
     "not_space_member",
     "insufficient_role",
     "members_only",
@@ -71,6 +73,7 @@ ErrorCode = Literal[
     "service_unavailable",
     "media_unavailable",
     "transcription_not_configured",
+    "email_unavailable",
 ]
 
 # code -> (HTTP status, default message); every ErrorCode has one (checked at import).
@@ -81,6 +84,10 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "invalid_frame": (400, "The frame is not one this socket understands."),
     "frame_too_large": (400, "The frame is too large."),
     "invalid_cursor": (400, "since is not a cursor."),
+    "invalid_reset_token": (
+        400,
+        "This password-reset link is unknown, expired or already used; ask for a new one.",
+    ),
     "unknown_topic": (404, "There is no such topic."),
     "not_subscribed": (409, "Subscribe to the topic first."),
     "too_many_topics": (429, "This socket has too many topics."),
@@ -94,6 +101,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
         "A request signed in by cookie must come from this site's own pages.",
     ),
     "wrong_password": (403, "The current password is wrong."),
+    "topic_forbidden": (403, "You may not follow this topic."),
     "not_space_member": (403, "You are not a member of this space."),
     "insufficient_role": (403, "Your role in this space does not allow this."),
     "members_only": (403, "This space's meetings are for its members only; sign in as one."),
@@ -144,6 +152,10 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "transcription_not_configured": (
         503,
         "Transcription needs a Gladia API key (MOOT_GLADIA_API_KEY); none is configured.",
+    ),
+    "email_unavailable": (
+        503,
+        "This server sends no email (no MOOT_SMTP_URL), so it cannot reset passwords by mail.",
     ),
 }
 

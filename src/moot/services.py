@@ -19,13 +19,16 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from moot.accounts.events import AccountEvents
 from moot.accounts.service import AccountService
+from moot.accounts.topic import UserTopic
 from moot.channels.service import ChannelService
 from moot.channels.store import SlowMode
 from moot.channels.topic import ChannelTopic
 from moot.chat.service import ChatService
 from moot.chat.store import ChatStore
 from moot.identity.service import IdentityService
+from moot.infra.mail import Mailer
 from moot.infra.metrics import Metrics
 from moot.infra.postgres import create_pool
 from moot.infra.ratelimit import RateLimiter
@@ -36,6 +39,7 @@ from moot.messages.service import MessageService
 from moot.realtime.gateway import Gateway, KindHooks, TopicKind
 from moot.realtime.hub import Hub
 from moot.realtime.log import TopicLog
+from moot.realtime.sessions import REVOKED_CHANNEL, SessionSockets
 from moot.realtime.tickets import SocketTickets
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import RoomMembers
@@ -72,6 +76,8 @@ class Services:
     limiter: RateLimiter
     identity: IdentityService
     accounts: AccountService
+    mailer: Mailer | None  # None without MOOT_SMTP_URL
+    session_sockets: SessionSockets
     spaces: SpaceService
     space_rooms: SpaceRooms
     space_sessions: SpaceSessions
@@ -135,6 +141,8 @@ async def build_services(
             "login_ip": settings.rate_limit_login_ip,
             "login_email": settings.rate_limit_login_email,
             "account_create": settings.rate_limit_account_create,
+            "password_reset_ip": settings.rate_limit_password_reset_ip,
+            "password_reset_email": settings.rate_limit_password_reset_email,
         },
         metrics,
         enabled=settings.rate_limit_enabled,
@@ -168,13 +176,19 @@ async def build_services(
         await spaces.forget_account(conn, account_id)
         await rooms.forget_account(conn, account_id)
 
+    mail_settings = settings.mail()
+    mailer = Mailer(mail_settings) if mail_settings is not None else None
     accounts = AccountService(
         pool,
         settings,
         limiter,
         erase_account=erase_account,
         account_created=spaces.account_created,
+        account_deleted=rooms.account_deleted,
+        events=AccountEvents(log, redis),
+        mailer=mailer,
     )
+    session_sockets = SessionSockets(accounts, settings.ws_session_check_seconds)
     presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(
         rooms,
@@ -195,8 +209,9 @@ async def build_services(
         "room": room_topic,
         "space": space_topic,
         "channel": channel_topic,
+        "user": UserTopic(accounts),
     }
-    hub = Hub(redis, log, KindHooks(kinds))
+    hub = Hub(redis, log, KindHooks(kinds), broadcasts={REVOKED_CHANNEL: session_sockets})
     gateway = Gateway(
         hub,
         log,
@@ -204,6 +219,7 @@ async def build_services(
         queue_size=realtime.send_queue_size,
         queue_bytes=settings.ws_send_queue_bytes,
         max_frame_bytes=realtime.max_frame_bytes,
+        sessions=session_sockets,
     )
     tokens = WorkerTokens(secret_key, settings.transcription_token_ttl_seconds)
     writer: BatchWriter | None = None
@@ -224,6 +240,8 @@ async def build_services(
         limiter=limiter,
         identity=IdentityService(secret_key),
         accounts=accounts,
+        mailer=mailer,
+        session_sockets=session_sockets,
         spaces=spaces,
         space_rooms=SpaceRooms(pool, rooms, space_events),
         space_sessions=SpaceSessions(pool, rooms),
@@ -251,12 +269,16 @@ async def build_services(
     if with_sockets:
         await hub.start()
         channel_topic.start()
+        session_sockets.start()
     try:
         yield services
     finally:
         if with_sockets:
             await channel_topic.stop()
+            await session_sockets.stop()
             await hub.stop()
+        if mailer is not None:
+            await mailer.close(within_seconds=settings.smtp_timeout_seconds)
         if worker is not None:
             await worker.close()
         if writer is not None:

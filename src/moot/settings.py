@@ -6,8 +6,10 @@ Precedence, lowest first: field defaults, `.env`, `.env.local`, the process envi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 from dotenv.parser import parse_stream
@@ -20,6 +22,14 @@ ENV_PREFIX = "MOOT_"
 
 Seconds = Annotated[int, msgspec.Meta(ge=1)]
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+# An SMTP URL's scheme: how the connection is secured, and the port it defaults to.
+_SMTP_SCHEMES: dict[str, tuple[Literal["none", "starttls", "implicit"], int]] = {
+    "smtp": ("none", 25),
+    "smtp+starttls": ("starttls", 587),
+    "smtps": ("implicit", 465),
+}
 
 
 class ConfigError(Exception):
@@ -54,6 +64,20 @@ class ChannelSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     access_check_seconds: float  # how often open channel subscriptions are re-checked
     typing_per_second: float
+
+
+class MailSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """How moot sends mail (`Settings.mail()`; None without MOOT_SMTP_URL), parsed once."""
+
+    host: str
+    port: int
+    # smtp:// (STARTTLS if the server offers it), smtp+starttls:// (required), smtps://
+    tls: Literal["none", "starttls", "implicit"]
+    username: str | None
+    password: str | None
+    sender: str  # the From address
+    public_url: str  # where links in mail point: MOOT_PUBLIC_URL, no trailing slash
+    timeout_seconds: float
 
 
 class RoomSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -141,6 +165,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # faster machine; stored hashes made with other costs are upgraded at the next sign-in.
     password_hash_memory_kib: Annotated[int, msgspec.Meta(ge=8, le=4_194_304)] = 19_456
     password_hash_iterations: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
+    # Password reset by email (off without an SMTP server): smtp://[user:pass@]host[:port]
+    # (STARTTLS when the server offers it), smtp+starttls://… (STARTTLS required), smtps://…
+    # (TLS from the first byte). Links in mail point at MOOT_PUBLIC_URL, never at whatever
+    # Host header a request came with.
+    smtp_url: str = ""
+    smtp_from: str = ""  # the From address; empty: moot@<MOOT_PUBLIC_URL's host>
+    smtp_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    public_url: str = ""  # how people reach this server, such as https://moot.example
+    password_reset_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 30 * 60
 
     # Logs
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -170,6 +203,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_typing_per_second: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
     ws_signals_per_second: Annotated[float, msgspec.Meta(gt=0)] = 50.0
     ws_signal_burst: Annotated[int, msgspec.Meta(ge=1)] = 200
+    # How often an instance asks PostgreSQL whether the account sessions its sockets were
+    # opened with are still live (a revocation whose announcement was lost, an expiry).
+    ws_session_check_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     # How long an instance trusts the seats it read from PostgreSQL when checking what a room
     # socket sends (a removal whose event was lost stops the socket's sends within this).
     ws_seat_check_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
@@ -240,6 +276,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_login_ip: str = "20/minute;200/hour"  # sign-in attempts per client IP
     rate_limit_login_email: str = "5/minute;30/hour"  # sign-in attempts per email address
     rate_limit_account_create: str = "10/hour"  # registrations per client IP
+    # Password-reset requests per client IP, and reset mails per email address.
+    rate_limit_password_reset_ip: str = "5/minute;30/hour"  # noqa: S105 (a limit)
+    rate_limit_password_reset_email: str = "3/hour;10/day"  # noqa: S105 (a limit)
 
     def __post_init__(self) -> None:
         if self.room_default_max_participants > self.room_max_participants_limit:
@@ -261,6 +300,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "rate_limit_login_ip",
             "rate_limit_login_email",
             "rate_limit_account_create",
+            "rate_limit_password_reset_ip",
+            "rate_limit_password_reset_email",
         ):
             value = getattr(self, name)
             try:
@@ -281,6 +322,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 "static-auth-secret) must be set too"
             )
         self.ice()  # the ICE server lists parse
+        self.mail()  # so does the SMTP URL
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters long")
 
@@ -345,6 +387,47 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             credential_ttl_seconds=self.turn_credential_ttl_seconds,
             probe_interval_seconds=self.turn_probe_interval_seconds,
             probe_timeout_seconds=self.turn_probe_timeout_seconds,
+        )
+
+    def mail(self) -> MailSettings | None:
+        """The SMTP server and the public URL links point at; None without MOOT_SMTP_URL.
+        ConfigError names the variable that does not parse."""
+        if not self.smtp_url:
+            return None
+        smtp = env_name("smtp_url")
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme not in _SMTP_SCHEMES:
+            raise ConfigError(
+                f"{smtp} must start with smtp://, smtp+starttls:// or smtps:// "
+                f"(got {parts.scheme or 'no scheme'!r})"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"{smtp} has a port that is not a number from 0 to 65535") from None
+        if not parts.hostname:
+            raise ConfigError(f"{smtp} names no host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(f"{smtp} must be scheme://[user:password@]host[:port] and no more")
+        public = urlsplit(self.public_url)
+        if public.scheme not in ("http", "https") or not public.hostname:
+            raise ConfigError(
+                f"{smtp} is set, so {env_name('public_url')} must be this server's address as "
+                f"people reach it, such as https://moot.example (got {self.public_url!r})"
+            )
+        sender = self.smtp_from or f"moot@{public.hostname}"
+        if not re.fullmatch(r"(?:[^<>]*<)?[^@\s<>]+@[^@\s<>]+(?:>)?", sender.strip()):
+            raise ConfigError(f"{env_name('smtp_from')}={sender!r} is not an email address")
+        tls, default_port = _SMTP_SCHEMES[parts.scheme]
+        return MailSettings(
+            host=parts.hostname,
+            port=port or default_port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            sender=sender.strip(),
+            public_url=self.public_url.rstrip("/"),
+            timeout_seconds=self.smtp_timeout_seconds,
         )
 
     def livekit(self) -> LiveKitSettings | None:

@@ -14,6 +14,7 @@ export const CloseCode = {
   TIME_USED_UP: 4408,
   NOT_ACTIVE: 4409,
   ROOM_ENDED: 4410,
+  SESSION_REVOKED: 4440,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -282,6 +282,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/password-resets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a password-reset link (202 whether or not the email has an account) */
+        post: operations["ApiV1PasswordResetsRequestReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/password-resets/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with the link's token; signs out every session */
+        post: operations["ApiV1PasswordResetsConfirmConfirmReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rooms": {
         parameters: {
             query?: never;
@@ -1187,7 +1221,7 @@ export interface components {
         /** ErrorBody */
         ErrorBody: {
             /** @enum {string} */
-            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "not_space_member" | "insufficient_role" | "members_only" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "session_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "channel_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "not_a_text_channel" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "session_in_progress" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured";
+            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "invalid_reset_token" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "topic_forbidden" | "not_space_member" | "insufficient_role" | "members_only" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "session_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "channel_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "not_a_text_channel" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "session_in_progress" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured" | "email_unavailable";
             message: string;
         };
         /** Health */
@@ -1345,6 +1379,15 @@ export interface components {
             participant_id: string;
             /** @enum {string} */
             role: "host" | "participant";
+        };
+        /** PasswordResetConfirm */
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
+        };
+        /** PasswordResetRequest */
+        PasswordResetRequest: {
+            email: string;
         };
         /** PinList */
         PinList: {
@@ -3606,6 +3649,122 @@ export interface operations {
             };
             /** @description - `rate_limited`: Too many requests; slow down. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1PasswordResetsRequestReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Received; nothing follows */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `validation_failed`: The request body did not pass validation. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `service_unavailable`: A backing service is unavailable.
+             *     - `email_unavailable`: This server sends no email (no MOOT_SMTP_URL), so it cannot reset passwords by mail.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1PasswordResetsConfirmConfirmReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description - `invalid_request`: The request is malformed.
+             *     - `invalid_reset_token`: This password-reset link is unknown, expired or already used; ask for a new one.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `validation_failed`: The request body did not pass validation.
+             *     - `weak_password`: The password is too weak.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

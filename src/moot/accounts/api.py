@@ -26,6 +26,8 @@ from moot.accounts.schemas import (
     ChangePassword,
     ConfirmPassword,
     Login,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     Register,
     SessionList,
     SignedIn,
@@ -41,6 +43,8 @@ _CALLER_KEY = "moot.account"  # where a request's resolved session is kept for i
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A 204 that may clear the session cookie: no body (the handler returns a Response to set it).
 SIGNED_OUT = {204: ResponseSpec(data_container=None, description="Done; nothing follows")}
+# A 202 with no body: the answer says nothing but "received".
+ACCEPTED = {202: ResponseSpec(data_container=None, description="Received; nothing follows")}
 # What a route for the signed-in account may answer before it does anything (its OpenAPI).
 SIGNED_IN: tuple[ErrorCode, ...] = (
     "not_signed_in",
@@ -272,3 +276,35 @@ class SessionController(Controller):
         if session_id == account.session_id:
             return _signed_out(request)
         return Response(None, status_code=204)
+
+
+class PasswordResetController(Controller):
+    path = "/api/v1/password-resets"
+    tags = ["accounts"]
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Mail a password-reset link (202 whether or not the email has an account)",
+        responses=answers("validation_failed", "rate_limited", "email_unavailable") | ACCEPTED,
+    )
+    async def request_reset(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordResetRequest],
+        services: Svc,
+    ) -> Response[bytes]:
+        """If an account has this email, a link to `<MOOT_PUBLIC_URL>/reset-password?token=…`
+        is mailed to it, valid for `MOOT_PASSWORD_RESET_TTL_SECONDS` and once. The answer
+        never says whether there was one."""
+        await services.accounts.request_password_reset(data.email, client_info(request).ip)
+        return Response(b"", status_code=202)
+
+    @post(
+        "/confirm",
+        status_code=204,
+        summary="Set a new password with the link's token; signs out every session",
+        responses=answers("validation_failed", "invalid_reset_token", "weak_password"),
+    )
+    async def confirm_reset(self, data: JSONBody[PasswordResetConfirm], services: Svc) -> None:
+        await services.accounts.confirm_password_reset(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -42,6 +42,15 @@ class ConfirmPassword(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     password: Password
 
 
+class PasswordResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Email
+
+
+class PasswordResetConfirm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(max_length=128)]  # from the link in the mail
+    password: Password  # the new one
+
+
 class AccountView(msgspec.Struct, kw_only=True):
     id: uuid.UUID  # also the participant id the account has in every meeting
     email: str
@@ -66,3 +75,23 @@ class SessionView(msgspec.Struct, kw_only=True):
 
 class SessionList(msgspec.Struct, kw_only=True):
     items: list[SessionView]
+
+
+# -- events on the account's own topic (user:{account_id}) ---------------------------------
+
+RevokedBecause = Literal[
+    "signed_out", "revoked", "signed_out_everywhere", "password_changed", "password_reset"
+]
+
+
+class SessionRevoked(msgspec.Struct, kw_only=True, tag="session.revoked", tag_field="type"):
+    """Sessions of the account ended: other devices refresh their sessions list."""
+
+    session_ids: list[uuid.UUID]
+    reason: RevokedBecause
+
+
+class AccountUpdated(msgspec.Struct, kw_only=True, tag="account.updated", tag_field="type"):
+    """The account's display name or email changed."""
+
+    account: AccountView

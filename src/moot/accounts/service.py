@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,17 +20,22 @@ import asyncpg
 
 from moot.accounts import store
 from moot.accounts.devices import device_label
+from moot.accounts.events import AccountEvents
+from moot.accounts.mail import reset_link, reset_message
 from moot.accounts.passwords import Passwords, check_strength
 from moot.accounts.schemas import (
     AccountView,
     ChangePassword,
     Login,
+    PasswordResetConfirm,
     Register,
+    RevokedBecause,
     SessionView,
     SignedIn,
     UpdateAccount,
 )
 from moot.errors import MootError
+from moot.infra.mail import Mailer
 from moot.infra.ratelimit import RateLimiter
 from moot.settings import Settings
 
@@ -39,10 +44,13 @@ from moot.settings import Settings
 EraseAccount = Callable[[store.Conn, uuid.UUID], Awaitable[None]]
 # Told inside the registering transaction (the account's first space).
 AccountCreated = Callable[[store.Conn, AccountView], Awaitable[None]]
+# Told after the deleting transaction committed (the name on its chat messages).
+AccountDeleted = Callable[[uuid.UUID], Awaitable[None]]
 
-# Deliberately loose: one @, something on each side, a dot in the domain, no spaces. Whether
-# an address really receives mail only a sent message can tell.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Deliberately loose: one @, something on each side, a dot in the domain, no spaces nor
+# control characters (PostgreSQL stores no NUL). Whether an address really receives mail only
+# a sent message can tell.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 DISPLAY_NAME_MAX = 64
 
 
@@ -89,6 +97,9 @@ class AccountService:
         *,
         erase_account: EraseAccount,
         account_created: AccountCreated,
+        account_deleted: AccountDeleted,
+        events: AccountEvents,
+        mailer: Mailer | None,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -98,6 +109,9 @@ class AccountService:
         )
         self._erase_account = erase_account
         self._account_created = account_created
+        self._account_deleted = account_deleted
+        self._events = events
+        self._mailer = mailer
 
     # -- registration and sign-in --------------------------------------------------------
 
@@ -124,8 +138,10 @@ class AccountService:
         email = body.email.strip().lower()
         await self._limiter.check("login_ip", ip or "unknown")
         await self._limiter.check("login_email", hashlib.sha256(email.encode()).hexdigest())
-        async with self._pool.acquire() as conn:
-            row = await store.find_by_email(conn, email)
+        row = None
+        if _EMAIL.match(email):  # no account has any other kind of address
+            async with self._pool.acquire() as conn:
+                row = await store.find_by_email(conn, email)
         stored_hash = row["password_hash"] if row is not None else None
         if not await self._passwords.verify(stored_hash, body.password) or row is None:
             raise MootError("invalid_login")
@@ -164,6 +180,15 @@ class AccountService:
                 await store.touch_session(conn, row["session_id"])
         return AccountSession(account=store.account_view(row), session_id=row["session_id"])
 
+    async def live_sessions(self, session_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Of these sessions, those that still sign someone in (the sockets' check)."""
+        async with self._pool.acquire() as conn:
+            return await store.live_sessions(conn, list(session_ids))
+
+    async def existing_accounts(self, account_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        async with self._pool.acquire() as conn:
+            return await store.existing_accounts(conn, list(account_ids))
+
     # -- sessions ------------------------------------------------------------------------
 
     async def list_sessions(self, caller: AccountSession) -> list[SessionView]:
@@ -182,13 +207,17 @@ class AccountService:
         ]
 
     async def revoke_session(self, caller: AccountSession, session_id: uuid.UUID) -> None:
+        """End one of the account's sessions (this one: signing out), and its sockets."""
         async with self._pool.acquire() as conn:
             if not await store.delete_session(conn, caller.account.id, session_id):
                 raise MootError("not_found", "You have no session with this id.")
+        reason: RevokedBecause = "signed_out" if session_id == caller.session_id else "revoked"
+        await self._events.sessions_revoked(caller.account.id, [session_id], reason)
 
     async def sign_out_everywhere(self, caller: AccountSession) -> None:
         async with self._pool.acquire() as conn:
-            await store.delete_sessions(conn, caller.account.id)
+            ended = await store.delete_sessions(conn, caller.account.id)
+        await self._events.sessions_revoked(caller.account.id, ended, "signed_out_everywhere")
 
     # -- changing and deleting the account -----------------------------------------------
 
@@ -198,13 +227,19 @@ class AccountService:
         if email is not None and email != caller.account.email:
             # An email is how the account is signed into: changing it takes the password.
             await self._require_password(caller, body.current_password)
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
             row = await store.update_account(
                 conn, caller.account.id, email=email, display_name=display_name
             )
-        if row is None:
-            raise MootError("email_taken")
-        return store.account_view(row)
+            if row is None:
+                raise MootError("email_taken")
+            if email is not None and email != caller.account.email:
+                # A reset link mailed to the old address no longer opens the account.
+                await store.delete_resets(conn, caller.account.id)
+        account = store.account_view(row)
+        if account != caller.account:
+            await self._events.updated(account)
+        return account
 
     async def change_password(self, caller: AccountSession, body: ChangePassword) -> None:
         """A new password signs out every other session: whoever may have known the old one
@@ -218,15 +253,68 @@ class AccountService:
         password_hash = await self._passwords.hash(body.new_password)
         async with self._pool.acquire() as conn, conn.transaction():
             await store.set_password_hash(conn, caller.account.id, password_hash)
-            await store.delete_sessions(conn, caller.account.id, keep=caller.session_id)
+            ended = await store.delete_sessions(conn, caller.account.id, keep=caller.session_id)
+            await store.delete_resets(conn, caller.account.id)
+        await self._events.sessions_revoked(caller.account.id, ended, "password_changed")
 
     async def delete(self, caller: AccountSession, password: str) -> None:
         """Delete the account, its sessions and what other domains keep about it, in one
-        transaction."""
+        transaction; then close its sockets and take its name off its chat messages."""
         await self._require_password(caller, password)
+        account_id = caller.account.id
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._erase_account(conn, caller.account.id)
-            await store.delete_account(conn, caller.account.id)
+            ended = await store.delete_sessions(conn, account_id)
+            await self._erase_account(conn, account_id)
+            await store.delete_account(conn, account_id)
+        await self._events.sessions_revoked(account_id, ended, None)
+        await self._account_deleted(account_id)
+
+    # -- password reset by email ---------------------------------------------------------
+
+    async def request_password_reset(self, email: str, ip: str | None) -> None:
+        """Mail a single-use reset link if an account has this email. The answer is the same
+        either way (so is its time, near enough: the mail goes out after it); only the
+        budgets below and the mailbox's owner learn anything."""
+        if self._mailer is None:
+            raise MootError("email_unavailable")
+        await self._limiter.check("password_reset_ip", ip or "unknown")
+        email = clean_email(email)
+        key = hashlib.sha256(email.lower().encode()).hexdigest()  # Redis holds no addresses
+        await self._limiter.check("password_reset_email", key)
+        token = secrets.token_urlsafe(32)
+        ttl = self._settings.password_reset_ttl_seconds
+        async with self._pool.acquire() as conn:
+            row = await store.find_by_email(conn, email)
+            if row is None:
+                return
+            expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
+            await store.insert_reset(conn, row["id"], hash_token(token), expires_at)
+        link = reset_link(self._mailer.settings.public_url, token)
+        message = reset_message(row["email"], row["display_name"], link, ttl // 60)
+        self._mailer.send_later(message, "password_reset")
+
+    async def confirm_password_reset(self, body: PasswordResetConfirm) -> None:
+        """Set a new password with a reset link's token, which is spent by it; every session
+        of the account ends. 400 `invalid_reset_token` for a token that is unknown, expired,
+        or already used (of two confirmations at once, one wins and the other gets this)."""
+        token_hash = hash_token(body.token)
+        async with self._pool.acquire() as conn:
+            row = await store.reset_by_token(conn, token_hash)
+        if row is None:
+            raise MootError("invalid_reset_token")
+        # A weak password is refused before the token is spent: the link still works.
+        check_strength(
+            body.password, min_length=self._settings.password_min_length, email=row["email"]
+        )
+        password_hash = await self._passwords.hash(body.password)
+        async with self._pool.acquire() as conn, conn.transaction():
+            account_id = await store.use_reset(conn, token_hash)
+            if account_id is None:
+                raise MootError("invalid_reset_token")
+            await store.set_password_hash(conn, account_id, password_hash)
+            ended = await store.delete_sessions(conn, account_id)
+            await store.delete_resets(conn, account_id)
+        await self._events.sessions_revoked(account_id, ended, "password_reset")
 
     async def _require_password(self, caller: AccountSession, password: str | None) -> None:
         async with self._pool.acquire() as conn:
@@ -238,5 +326,7 @@ class AccountService:
 
 
 async def purge_expired_sessions(conn: store.Conn) -> int:
-    """Delete sessions past their expiry (the cleanup pass); how many."""
+    """Delete sessions and password-reset tokens past their expiry (the cleanup pass); how
+    many sessions went."""
+    await store.delete_expired_resets(conn)
     return await store.delete_expired_sessions(conn)

@@ -86,6 +86,11 @@ async def delete_account(conn: Conn, account_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
 
 
+async def existing_accounts(conn: Conn, account_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT id FROM accounts WHERE id = ANY($1::uuid[])", account_ids)
+    return {row["id"] for row in rows}
+
+
 # -- sessions ------------------------------------------------------------------------------
 
 
@@ -141,6 +146,14 @@ async def list_sessions(conn: Conn, account_id: uuid.UUID) -> list[asyncpg.Recor
     )
 
 
+async def live_sessions(conn: Conn, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM account_sessions WHERE id = ANY($1::uuid[]) AND expires_at > now()",
+        session_ids,
+    )
+    return {row["id"] for row in rows}
+
+
 async def delete_session(conn: Conn, account_id: uuid.UUID, session_id: uuid.UUID) -> bool:
     """Delete one of this account's sessions; False if it has no such session."""
     deleted = await conn.fetchval(
@@ -153,16 +166,67 @@ async def delete_session(conn: Conn, account_id: uuid.UUID, session_id: uuid.UUI
 
 async def delete_sessions(
     conn: Conn, account_id: uuid.UUID, *, keep: uuid.UUID | None = None
-) -> int:
-    """Delete every session of the account but `keep`; how many went."""
-    result = await conn.execute(
-        "DELETE FROM account_sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2",
+) -> list[uuid.UUID]:
+    """Delete every session of the account but `keep`; the ids of those that went."""
+    rows = await conn.fetch(
+        """
+        DELETE FROM account_sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2
+        RETURNING id
+        """,
         account_id,
         keep,
     )
-    return int(result.split()[-1])
+    return [row["id"] for row in rows]
 
 
 async def delete_expired_sessions(conn: Conn) -> int:
     result = await conn.execute("DELETE FROM account_sessions WHERE expires_at <= now()")
+    return int(result.split()[-1])
+
+
+# -- password resets -----------------------------------------------------------------------
+
+
+async def insert_reset(
+    conn: Conn, account_id: uuid.UUID, token_hash: bytes, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO password_resets (token_hash, account_id, expires_at) VALUES ($1, $2, $3)",
+        token_hash,
+        account_id,
+        expires_at,
+    )
+
+
+async def reset_by_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+    """The live reset with this token and its account's email (for the password rules)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT a.id, a.email FROM password_resets r JOIN accounts a ON a.id = r.account_id
+        WHERE r.token_hash = $1 AND r.expires_at > now()
+        """,
+        token_hash,
+    )
+    return row
+
+
+async def use_reset(conn: Conn, token_hash: bytes) -> uuid.UUID | None:
+    """Spend a live reset token: its account, or None if it is not (or no longer) live.
+    Concurrent uses queue on the row; the first deletes it, the others find nothing."""
+    account_id: uuid.UUID | None = await conn.fetchval(
+        """
+        DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > now()
+        RETURNING account_id
+        """,
+        token_hash,
+    )
+    return account_id
+
+
+async def delete_resets(conn: Conn, account_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM password_resets WHERE account_id = $1", account_id)
+
+
+async def delete_expired_resets(conn: Conn) -> int:
+    result = await conn.execute("DELETE FROM password_resets WHERE expires_at <= now()")
     return int(result.split()[-1])

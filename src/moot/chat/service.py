@@ -234,6 +234,37 @@ class ChatService:
                 return
         raise MootError("conflict", "The message kept changing; try again.")
 
+    async def rename_author(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, display_name: str
+    ) -> int:
+        """Put another name on every message this participant wrote in the room (a deleted
+        account's), each as a `message.edited` whose `edited_at` stays as it was: the
+        author did not edit anything. How many messages changed."""
+        renamed = 0
+        for raw in await self._store.all_messages(room_id):
+            message = _decode_message(raw)
+            if message.participant_id != participant_id or message.display_name == display_name:
+                continue
+            for _ in range(_CAS_ATTEMPTS):
+                changed = msgspec.structs.replace(message, display_name=display_name)
+                cursor = await self._store.replace_message(
+                    room_id,
+                    _topic(room_id),
+                    message.id,
+                    raw,
+                    _encode(changed),
+                    _score(message.id),
+                    _encode(MessageEdited(message=changed)),
+                )
+                if cursor is not None:
+                    renamed += 1
+                    break
+                current = await self._store.get_message(room_id, message.id)
+                if current is None:
+                    break  # deleted meanwhile
+                raw, message = current, _decode_message(current)
+        return renamed
+
     async def forget_room(self, room_id: uuid.UUID) -> None:
         """A room was deleted: its chat and event log go with it, not at their TTL."""
         await self._store.delete_room(room_id, _topic(room_id))

@@ -133,6 +133,10 @@ class ChatStore:
         cursor = await self._replace(keys=self._keys(room_id, topic), args=args)
         return text(cursor) if cursor else None
 
+    async def all_messages(self, room_id: uuid.UUID) -> list[bytes]:
+        rows: Any = await self._redis.hvals(index_key(room_id))
+        return cast(list[bytes], rows)
+
     async def latest(self, room_id: uuid.UUID, count: int) -> list[tuple[bytes, float]]:
         rows: Any = await self._redis.zrevrange(
             messages_key(room_id), 0, count - 1, withscores=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from litestar import Request, WebSocket, post
+from litestar import Request, post
 
 from moot.accounts.api import SAFE_METHODS, signed_in
 from moot.http import answers
@@ -57,23 +57,3 @@ async def provide_participant(request: Request[Any, Any, Any], services: Svc) ->
         participant_id = issued.participant_id
     await services.limiter.check("participant_requests", str(participant_id))
     return participant_id
-
-
-async def socket_participant(
-    socket: WebSocket[Any, Any, Any], services: Svc, room: str | None = None
-) -> uuid.UUID:
-    """The participant a WebSocket speaks for: `?ticket=` (one-time, from `POST …/ws-ticket`),
-    else the signed-in account (its cookie is checked like an unsafe request's, against
-    cross-site pages), else the credential itself as `?token=`, which clients written before
-    tickets still send.
-
-    `room` is the room socket's `{room}`: its ticket must have been issued for that room.
-    Without it the socket is the gateway, whose ticket names no room."""
-    ticket = socket.query_params.get("ticket")
-    if ticket is not None:
-        room_id = None if room is None else await services.rooms.resolve(room)
-        return await services.tickets.redeem(ticket, services.tickets.purpose(room_id))
-    account = await signed_in(socket, services, unsafe=True)
-    if account is not None:
-        return account.account.id
-    return services.identity.verify(socket.query_params.get("token", ""))

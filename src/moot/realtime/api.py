@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import WebSocket, post, websocket
+from litestar import Request, WebSocket, post, websocket
 
 from moot.errors import MootError
 from moot.http import CALLER, Caller, answers
-from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
 from moot.realtime.tickets import SocketTicket
 from moot.services import Svc
+from moot.sockets import socket_participant, ticket_holder
 
 
 @post(
@@ -22,10 +22,13 @@ from moot.services import Svc
     summary="A one-time ticket to open the gateway socket",
     responses=answers(*CALLER),
 )
-async def gateway_ticket(services: Svc, participant: Caller) -> SocketTicket:
+async def gateway_ticket(
+    request: Request[Any, Any, Any], services: Svc, participant: Caller
+) -> SocketTicket:
     """Open `/ws?ticket=<ticket>` within `expires_in` seconds; the ticket opens one socket.
     It keeps the long-lived credential out of the socket's URL."""
-    return await services.tickets.issue(participant, services.tickets.purpose(None))
+    holder = ticket_holder(request, participant)
+    return await services.tickets.issue(holder, services.tickets.purpose(None))
 
 
 @websocket("/ws")
@@ -39,4 +42,4 @@ async def gateway_socket(socket: WebSocket[Any, Any, Any], services: Svc) -> Non
         await socket.send_text(error(exc.code, exc.message))
         await socket.close(code=CloseCode.INVALID_CREDENTIAL, reason=exc.code)
         return
-    await services.gateway.serve(socket, caller)
+    await services.gateway.serve(socket, caller.participant_id, caller.session_id)

@@ -26,3 +26,6 @@ class CloseCode(IntEnum):
     TIME_USED_UP = 4408  # the room's transcription time is used up
     NOT_ACTIVE = 4409  # the transcription run is not (or no longer) active
     ROOM_ENDED = 4410  # the meeting has ended
+    # The account session the socket was opened with was signed out, revoked or expired
+    # (~ 440 Login Time-out): sign in again, or carry on anonymously.
+    SESSION_REVOKED = 4440

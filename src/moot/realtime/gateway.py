@@ -32,6 +32,7 @@ from moot.realtime import envelope
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.hub import Connection, Ending, Hub, Subscription
 from moot.realtime.log import TopicLog
+from moot.realtime.sessions import SessionSockets
 from moot.realtime.topics import cursor_key, split
 
 log = structlog.get_logger(__name__)
@@ -156,9 +157,11 @@ class Gateway:
         queue_size: int,
         queue_bytes: int,
         max_frame_bytes: int,
+        sessions: SessionSockets | None = None,
         max_topics: int = 100,
     ) -> None:
         self._hub = hub
+        self._sessions = sessions
         self._log = log
         self._kinds = kinds
         self._queue_size = queue_size
@@ -168,9 +171,16 @@ class Gateway:
 
     # -- the gateway socket -------------------------------------------------------------
 
-    async def serve(self, socket: WebSocket[Any, Any, Any], caller: uuid.UUID) -> None:
-        """`/ws`: the caller is authenticated; topics come and go by frames."""
+    async def serve(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        caller: uuid.UUID,
+        session_id: uuid.UUID | None = None,
+    ) -> None:
+        """`/ws`: the caller is authenticated (with `session_id`, an account session whose
+        end closes the socket); topics come and go by frames."""
         connection = Connection(socket, caller, self._queue_size, self._queue_bytes)
+        self._track(session_id, connection)
         topics: dict[str, _Open] = {}
         dropping: set[asyncio.Task[None]] = set()
 
@@ -198,6 +208,7 @@ class Gateway:
                 await self._drop(opened)
             for task in list(dropping):
                 await task
+            self._untrack(session_id, connection)
             await connection.stop()
 
     async def _on_frame(
@@ -322,10 +333,12 @@ class Gateway:
         kind: TopicKind,
         grant: Grant,
         since: str | None,
+        session_id: uuid.UUID | None = None,
     ) -> None:
         """A socket bound to one topic for its life: frames without `topic`, `ready` once the
         replay is done, and an event that ends the subscription closes the socket."""
         connection = Connection(socket, caller, self._queue_size, self._queue_bytes)
+        self._track(session_id, connection)
         subscription = Subscription(
             connection, grant.topic, grant.ending, gateway=False, context=grant
         )
@@ -366,12 +379,21 @@ class Gateway:
                         raise
                     connection.push(envelope.error("service_unavailable"))
         finally:
+            self._untrack(session_id, connection)
             await self._hub.detach(subscription)
             await connection.stop()
             with contextlib.suppress(RedisError, OSError):
                 await kind.released(grant)
 
     # -- shared -------------------------------------------------------------------------
+
+    def _track(self, session_id: uuid.UUID | None, connection: Connection) -> None:
+        if session_id is not None and self._sessions is not None:
+            self._sessions.add(session_id, connection)
+
+    def _untrack(self, session_id: uuid.UUID | None, connection: Connection) -> None:
+        if session_id is not None and self._sessions is not None:
+            self._sessions.discard(session_id, connection)
 
     async def _replay(self, subscription: Subscription, since: str | None) -> str | None:
         """Send what the client missed since `since`; the cursor it is now at, or None if a

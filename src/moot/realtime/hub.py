@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -50,6 +50,17 @@ class TopicHooks(Protocol):
     async def revalidate(self, subscriptions: list[Subscription]) -> None:
         """Re-check subscriptions whose ending events may have been lost; end those whose
         grant no longer holds."""
+
+
+class Broadcast(Protocol):
+    """Whoever listens on a channel of its own that every instance subscribes to from start-up
+    (not a topic: nothing is kept, nothing replayed), such as session revocations."""
+
+    def received(self, payload: bytes) -> None:
+        """A message on the channel."""
+
+    async def reconnected(self) -> None:
+        """The pub/sub connection came back: messages sent meanwhile were lost."""
 
 
 class Connection:
@@ -253,10 +264,17 @@ class Hub:
     topic's missed events are read from its log. Nothing is delivered between the reconnect
     and the end of that check."""
 
-    def __init__(self, redis: Redis, log: TopicLog, hooks: TopicHooks | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        log: TopicLog,
+        hooks: TopicHooks | None = None,
+        broadcasts: Mapping[str, Broadcast] | None = None,
+    ) -> None:
         self._pubsub: PubSub = redis.pubsub()
         self._log = log
         self._hooks = hooks
+        self._broadcasts = {name.encode(): b for name, b in (broadcasts or {}).items()}
         self._topics: dict[str, set[Subscription]] = {}
         self._channels: dict[bytes, str] = {}
         self._subscribed: dict[bytes, asyncio.Event] = {}
@@ -275,7 +293,7 @@ class Hub:
         # A private channel keeps the pub/sub connection subscribed while no topic is. If
         # Redis is down at start-up, moot still starts (/ready says why) and the reader retries.
         try:
-            await self._pubsub.subscribe(self._instance_channel)
+            await self._pubsub.subscribe(self._instance_channel, *self._broadcasts)
         except (RedisError, OSError) as exc:
             log.warning("hub_start_without_redis", error=type(exc).__name__)
         self._reader = asyncio.create_task(self._read(), name="moot-hub")
@@ -342,13 +360,14 @@ class Hub:
         while True:
             try:
                 if not self._pubsub.subscribed:
-                    await self._pubsub.subscribe(self._instance_channel)
+                    await self._pubsub.subscribe(self._instance_channel, *self._broadcasts)
                 async for message in self._pubsub.listen():
                     if self._is_resubscription(message):
                         # Reconnected (redis-py resubscribes every channel as it connects
                         # again): re-check the subscriptions before anything is delivered.
                         log.info("hub_reconnected")
                         await self._revalidate_all()
+                        await self._broadcasts_reconnected()
                     resubscribed = self._dispatch(message)
                     if resubscribed is not None:
                         # Before reading on: what pub/sub brings next comes after the gap.
@@ -383,6 +402,13 @@ class Hub:
             # are still checked one by one.
             log.exception("hub_revalidation_failed")
 
+    async def _broadcasts_reconnected(self) -> None:
+        for broadcast in self._broadcasts.values():
+            try:
+                await broadcast.reconnected()
+            except Exception:
+                log.exception("hub_broadcast_recheck_failed")
+
     def _dispatch(self, message: dict[str, Any]) -> str | None:
         """Deliver one pub/sub message; the topic to catch up on if it says the connection
         came back and the topic's channel is subscribed again."""
@@ -397,6 +423,10 @@ class Hub:
             ready.set()
             return None
         if kind != "message":
+            return None
+        broadcast = self._broadcasts.get(name)
+        if broadcast is not None:
+            broadcast.received(message["data"])
             return None
         topic = self._channels.get(name)
         if topic is None:

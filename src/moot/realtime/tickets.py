@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 
 import msgspec
 from redis.asyncio import Redis
@@ -23,6 +24,15 @@ GATEWAY = "gateway"  # the purpose of a ticket for `/ws`; a room socket's is its
 class SocketTicket(msgspec.Struct):
     ticket: str  # pass as `?ticket=` when opening the socket
     expires_in: int  # seconds left to open it; it opens one socket only
+
+
+@dataclass(frozen=True)
+class SocketCaller:
+    """Who opens a socket: a participant and, when signed in, the account session it came
+    with (the socket closes when that session ends)."""
+
+    participant_id: uuid.UUID
+    session_id: uuid.UUID | None = None
 
 
 def _key(ticket: str) -> str:
@@ -39,20 +49,24 @@ class SocketTickets:
         """What a ticket opens: one room's socket, or (no room) the gateway."""
         return GATEWAY if room_id is None else topic("room", room_id)
 
-    async def issue(self, participant_id: uuid.UUID, purpose: str) -> SocketTicket:
+    async def issue(self, caller: SocketCaller, purpose: str) -> SocketTicket:
         ticket = secrets.token_urlsafe(32)
-        await self._redis.set(_key(ticket), f"{participant_id} {purpose}", ex=self._ttl)
+        session = caller.session_id or "-"
+        value = f"{caller.participant_id} {purpose} {session}"
+        await self._redis.set(_key(ticket), value, ex=self._ttl)
         return SocketTicket(ticket=ticket, expires_in=self._ttl)
 
-    async def redeem(self, ticket: str, purpose: str) -> uuid.UUID:
-        """The participant the ticket was issued to; the ticket is spent either way.
-        401 `invalid_credential` if it is unknown, expired, used, or meant for another socket."""
+    async def redeem(self, ticket: str, purpose: str) -> SocketCaller:
+        """Whom the ticket was issued to; the ticket is spent either way. 401
+        `invalid_credential` if it is unknown, expired, used, or meant for another socket."""
         looks_right = 0 < len(ticket) <= 64  # token_urlsafe(32) is 43 characters
         stored = await self._redis.getdel(_key(ticket)) if looks_right else None
         if isinstance(stored, bytes):
-            participant_id, _, meant_for = stored.decode().partition(" ")
+            participant_id, meant_for, session = [*stored.decode().split(" "), "-"][:3]
             if meant_for == purpose:
-                return uuid.UUID(participant_id)
+                return SocketCaller(
+                    uuid.UUID(participant_id), None if session == "-" else uuid.UUID(session)
+                )
         raise MootError(
             "invalid_credential",
             "The ticket is unknown, expired, already used or meant for another socket.",

@@ -12,7 +12,6 @@ from litestar.params import FromPath, JSONBody
 from moot.accounts.api import current_account, signed_in
 from moot.errors import MootError, is_store_outage
 from moot.http import CALLER, HOST, MEMBER, Caller, RoomId, RoomRef, answers, client_info
-from moot.identity.api import socket_participant
 from moot.realtime.close_codes import CloseCode
 from moot.realtime.envelope import error
 from moot.realtime.gateway import refuse_unavailable
@@ -28,6 +27,7 @@ from moot.rooms.schemas import (
     TransferHost,
 )
 from moot.services import Svc
+from moot.sockets import socket_participant, ticket_holder
 
 
 class RoomController(Controller):
@@ -167,12 +167,13 @@ class RoomController(Controller):
         responses=answers(*MEMBER),
     )
     async def room_socket_ticket(
-        self, services: Svc, participant: Caller, room_id: RoomId
+        self, request: Request[Any, Any, Any], services: Svc, participant: Caller, room_id: RoomId
     ) -> SocketTicket:
         """Open `/ws/chat/{room}?ticket=<ticket>` within `expires_in` seconds; the ticket
         opens one socket, to this room only, and keeps the credential out of its URL."""
         await services.rooms.require_participant(room_id, participant)
-        return await services.tickets.issue(participant, services.tickets.purpose(room_id))
+        holder = ticket_holder(request, participant)
+        return await services.tickets.issue(holder, services.tickets.purpose(room_id))
 
     @post(
         "/{room:str}/host",
@@ -203,7 +204,7 @@ async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], ser
     await socket.accept()
     try:
         caller = await socket_participant(socket, services, room)
-        grant = await services.room_topic.grant(caller, room)
+        grant = await services.room_topic.grant(caller.participant_id, room)
     except MootError as exc:
         await socket.send_text(error(exc.code, exc.message))
         await socket.close(code=_CLOSE_FOR.get(exc.code, CloseCode.FORBIDDEN), reason=exc.code)
@@ -214,5 +215,10 @@ async def room_socket(socket: WebSocket[Any, Any, Any], room: FromPath[str], ser
         await refuse_unavailable(socket)
         return
     await services.gateway.serve_single(
-        socket, caller, services.room_topic, grant, socket.query_params.get("since")
+        socket,
+        caller.participant_id,
+        services.room_topic,
+        grant,
+        socket.query_params.get("since"),
+        caller.session_id,
     )

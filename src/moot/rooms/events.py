@@ -24,6 +24,7 @@ from moot.chat.service import ChatService
 from moot.realtime.log import TopicLog
 from moot.realtime.topics import topic
 from moot.rooms.schemas import (
+    DELETED_ACCOUNT_NAME,
     HostChanged,
     ParticipantJoined,
     ParticipantLeft,
@@ -89,6 +90,16 @@ class RoomEvents:
         text = "The host locked the room" if locked else "The host unlocked the room"
         note = SystemNote(kind="locked" if locked else "unlocked")
         await _announce(self._chat.event_with_system_message(room_id, event, text, note))
+
+    async def account_deleted(
+        self, room_id: uuid.UUID, participant_id: uuid.UUID, seat: ParticipantView | None
+    ) -> None:
+        """A deleted account's messages show the deleted-account name (each one a
+        `message.edited`, so open clients relabel it), and so does its seat if it holds one."""
+        await _announce(self._chat.rename_author(room_id, participant_id, DELETED_ACCOUNT_NAME))
+        if seat is not None:
+            event = _encode(ParticipantUpdated(participant=seat))
+            await _announce(self._log.publish(topic("room", room_id), event))
 
     async def ended(self, room_id: uuid.UUID, reason: str) -> None:
         # The system message first: the event closes everyone's socket.

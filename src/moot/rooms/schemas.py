@@ -14,6 +14,9 @@ Title = Annotated[str, msgspec.Meta(max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 DisplayName = Annotated[str, msgspec.Meta(max_length=200)]
 Role = Literal["host", "participant"]
+# What a deleted account's seats and chat messages are called from then on: a fixed name that
+# clients recognise and show in their own language ("deleted account").
+DELETED_ACCOUNT_NAME = "Deleted account"
 
 
 class CreateRoom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -326,6 +326,16 @@ class RoomService:
         """Erase what the rooms keep about an account being deleted, in its transaction."""
         await store.forget_account(conn, account_id)
 
+    async def account_deleted(self, account_id: uuid.UUID) -> None:
+        """After an account's deletion committed: in every room it was in, its chat messages
+        take the deleted-account name, and a meeting it still sits in hears its seat renamed
+        (`participant.updated`). Redis being away leaves the names until the chat expires."""
+        async with self._pool.acquire() as conn:
+            rows = await store.rooms_of(conn, account_id)
+        for row in rows:
+            seat = store.participant_view(row) if row["seated"] else None
+            await self._events.account_deleted(row["room_id"], account_id, seat)
+
     # -- create, join, leave -------------------------------------------------------------
 
     async def create_room(

@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from moot.rooms.schemas import ParticipantView, RoomView
+from moot.rooms.schemas import DELETED_ACCOUNT_NAME, ParticipantView, RoomView
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -379,7 +379,20 @@ async def present_or_host(
     return found
 
 
-DELETED_ACCOUNT_NAME = "Deleted account"
+async def rooms_of(conn: Conn, participant_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Each room the participant ever sat in: its id and, if they sit there now in a meeting
+    still going, their seat (the participant columns; NULL otherwise)."""
+    return await conn.fetch(
+        f"""
+        SELECT DISTINCT ON (p.room_id) p.room_id,
+               (p.left_at IS NULL AND r.status = 'active') AS seated,
+               {", ".join(f"p.{field}" for field in _PARTICIPANT_FIELDS)}
+        FROM room_participants p JOIN rooms r ON r.id = p.room_id
+        WHERE p.participant_id = $1
+        ORDER BY p.room_id, p.left_at IS NULL DESC, p.joined_at DESC
+        """,
+        participant_id,
+    )
 
 
 async def forget_account(conn: Conn, account_id: uuid.UUID) -> None:
