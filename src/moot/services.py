@@ -156,7 +156,9 @@ async def build_services(
         erase_account=erase_account,
         account_created=spaces.account_created,
     )
-    presence = Presence(redis, settings.presence_grace_seconds)
+    presence = Presence(
+        redis, settings.presence_grace_seconds, settings.presence_closed_tab_seconds
+    )
     room_topic = RoomTopic(
         rooms,
         chat,
