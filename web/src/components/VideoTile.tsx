@@ -28,6 +28,7 @@ export function VideoTile({
   isHost,
   kind = 'camera',
   connecting,
+  reconnecting,
   style,
 }: {
   id: string;
@@ -41,6 +42,8 @@ export function VideoTile({
   isHost?: boolean;
   kind?: 'camera' | 'screen';
   connecting?: boolean;
+  /** Their connection to the server dropped (a reload, a lost network): they keep the seat. */
+  reconnecting?: boolean;
   style?: React.CSSProperties;
 }) {
   const { t } = useTranslation();
@@ -91,6 +94,11 @@ export function VideoTile({
           {connecting ? <span className="tile-status">{t('room.waitingMedia')}</span> : null}
         </div>
       )}
+      {reconnecting ? (
+        <span className="tile-reconnecting" role="status" data-testid="tile-reconnecting">
+          {t('connection.tileReconnecting')}
+        </span>
+      ) : null}
       <figcaption className="tile-name">
         {kind === 'camera' && !mic ? (
           <span className="tile-muted" title={t('room.muted')} aria-label={t('room.muted')}>

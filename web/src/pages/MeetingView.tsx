@@ -3,6 +3,7 @@
 import { type CSSProperties, type ReactNode, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ChatPanel } from '../components/ChatPanel';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/Icon';
 import { PeoplePanel } from '../components/PeoplePanel';
 import { TranscriptPanel } from '../components/TranscriptPanel';
@@ -138,6 +139,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
       mirrored={spec.isYou && spec.kind === 'camera'}
       speaking={levels.active === spec.id && state.participants.length > 1}
       connecting={spec.connecting}
+      reconnecting={!spec.isYou && state.reconnecting.includes(spec.id)}
       style={style}
     />
   );
@@ -162,11 +164,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
 
   return (
     <div className="page meeting" data-testid="meeting">
-      {state.status === 'reconnecting' ? (
-        <div className="banner" role="status" data-testid="reconnecting">
-          <Icon name="wifiOff" size={18} /> {t('room.reconnecting')}
-        </div>
-      ) : null}
+      <ConnectionBanner status={state.status} />
       <div className="meeting-body">
         <main className={`stage ${presenting ? 'presenting' : ''}`} aria-label={state.room.title || state.room.code}>
           <div className="grid" ref={gridRef}>
