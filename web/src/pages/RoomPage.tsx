@@ -29,6 +29,9 @@ declare global {
 const transient = (error: unknown) =>
   !(error instanceof ApiError) || error.status === 0 || error.status === 503 || error.code === 'network_error';
 
+/** Just created on the landing page: the pre-join comes first (the host's name, devices). */
+const justCreated = () => !!(history.state as { created?: boolean } | null)?.created;
+
 /** This browser's seat in the room, taken up again (the join is idempotent for a seat holder,
  * and brings the media access with it); null if it holds none. */
 async function resumeSeat(code: string): Promise<RoomSession | null> {
@@ -57,7 +60,7 @@ export function RoomPage({ code }: { code: string }) {
     let timer = 0;
     const arrive = async (attempt: number) => {
       try {
-        const [found, session] = await Promise.all([api.getRoom(code), resumeSeat(code)]);
+        const [found, session] = await Promise.all([api.getRoom(code), justCreated() ? null : resumeSeat(code)]);
         if (cancelled) return;
         setRoom(found);
         if (found.status === 'ended') setStage({ name: 'ended', ending: 'room_ended' });
@@ -143,9 +146,13 @@ export function RoomPage({ code }: { code: string }) {
     return (
       <PreJoin
         room={room}
-        created={!!(history.state as { created?: boolean } | null)?.created}
+        created={justCreated()}
         local={local}
-        onJoined={(session) => setStage({ name: 'meeting', meeting: new Meeting(session, local) })}
+        onJoined={(session) => {
+          // In the meeting now: a reload of this page resumes it instead of asking again.
+          history.replaceState(null, '');
+          setStage({ name: 'meeting', meeting: new Meeting(session, local) });
+        }}
         onFatal={(ending) => setStage({ name: 'ended', ending })}
       />
     );
