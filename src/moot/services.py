@@ -133,6 +133,9 @@ async def build_services(
     transcription_events = TranscriptionEvents(log)
     transcription = settings.transcription()
     runs = TranscriptionRuns(pool, redis, transcription, transcription_events, members)
+    presence = Presence(
+        redis, settings.presence_grace_seconds, settings.presence_closed_tab_seconds
+    )
     rooms = RoomService(
         pool,
         settings.rooms(),
@@ -142,6 +145,7 @@ async def build_services(
         media=media,
         livekit=livekit,
         seat_roles=runs,
+        presence=presence,
     )
     spaces = SpaceService(pool)
 
@@ -155,9 +159,6 @@ async def build_services(
         limiter,
         erase_account=erase_account,
         account_created=spaces.account_created,
-    )
-    presence = Presence(
-        redis, settings.presence_grace_seconds, settings.presence_closed_tab_seconds
     )
     room_topic = RoomTopic(
         rooms,

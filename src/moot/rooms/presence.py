@@ -119,6 +119,17 @@ class Presence:
         )
         return bool(back)
 
+    async def connected(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> bool:
+        """Whether they have a room socket open, or are within the wait after their last one
+        closed (presence, not something else, decides when they have gone)."""
+        if not self.enabled:
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(_count_key(room_id, participant_id))
+            pipe.zscore(DUE_KEY, _member(room_id, participant_id))
+            count, due = await pipe.execute()
+        return (count is not None and int(count) > 0) or due is not None
+
     async def departed(
         self, room_id: uuid.UUID, participant_id: uuid.UUID, *, closing_tab: bool = False
     ) -> bool:
