@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -19,8 +19,10 @@ from redis.asyncio import Redis
 
 from moot.media.ice import parse_fallback_servers, turn_credentials
 from moot.settings import ConfigError, load_settings
-from tests.conftest import Guest, Moot, MootFactory
+from tests.conftest import Guest, LiveMoot, Moot, MootFactory
 from tests.livekit_standin import KEY, SECRET, LiveKitStandIn, StandIn, post_webhook
+from tests.test_chat_ws import meeting as ws_meeting
+from tests.test_chat_ws import next_of, socket
 
 
 @pytest.fixture
@@ -742,3 +744,32 @@ def test_the_livekit_server_api_url_defaults_to_the_client_url(tmp_path: Any) ->
     assert (
         load_settings(environ=env, env_dir=tmp_path).livekit_server_url() == "http://livekit:7880"
     )
+
+
+async def test_a_media_session_ending_during_a_reload_leaves_the_seat_to_presence(
+    live_factory: Callable[..., Awaitable[LiveMoot]], livekit: StandIn, db: asyncpg.Connection
+) -> None:
+    """A reload disconnects LiveKit before the page comes back: while the room socket is open
+    or within its grace period, LiveKit's participant_left does not end the seat (nor pass
+    the host role on); presence decides when someone has really gone."""
+    live = await live_factory(
+        livekit_url=livekit.url,
+        livekit_api_key=KEY,
+        livekit_api_secret=SECRET,
+        livekit_timeout_seconds=2.0,
+        presence_grace_seconds=30,
+    )
+    room, host, _ = await ws_meeting(live)
+    joined, auth = livekit.webhook(
+        participant_event("participant_joined", room, host.participant_id, "PA_host")
+    )
+    assert (await post_webhook(live.http, joined, auth)).json()["applied"] is True
+    async with socket(live, room["code"], host) as ws:
+        await next_of(ws, "ready")
+    # The page unloaded: its socket closed, and LiveKit says the media session ended.
+    left, auth = livekit.webhook(
+        participant_event("participant_left", room, host.participant_id, "PA_host")
+    )
+    assert (await post_webhook(live.http, left, auth)).json()["applied"] is False
+    kept = await seat(db, host.participant_id)
+    assert kept["left_at"] is None and kept["role"] == "host"

@@ -4,13 +4,17 @@ reconnect in time keeps the seat; someone who never opened a socket is never tou
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
-from moot.rooms.presence import DUE_KEY, Presence
+from moot.rooms.presence import DUE_KEY, SWEPT_KEY, Presence
 from tests.conftest import Guest, LiveMoot
 from tests.test_chat_ws import meeting, next_of, socket
 
@@ -133,3 +137,114 @@ async def test_the_due_set_expires_and_leaves_nothing_behind(redis: Redis) -> No
     # A reconnect takes the last entry out, and no empty key stays behind.
     await presence.arrived(room, who)
     assert await redis.exists(DUE_KEY) == 0
+
+
+async def test_a_deadline_that_passed_while_nobody_swept_gets_a_fresh_grace_period(
+    redis: Redis,
+) -> None:
+    """Every instance was stopped (or the stores were out) for longer than the grace period:
+    the first sweep after it lets nobody go, and counts their grace period from now."""
+    presence = Presence(redis, grace_seconds=30)
+    room, who = uuid.uuid4(), uuid.uuid4()
+    await presence.arrived(room, who)
+    await presence.departed(room, who)
+    # As a stopped server leaves Redis: the last sweep two minutes ago, the deadline passed
+    # a minute and a half ago.
+    now_ms = int(time.time() * 1000)
+    await redis.set(SWEPT_KEY, now_ms - 120_000)
+    await redis.zadd(DUE_KEY, {f"{room}:{who}": now_ms - 90_000})
+
+    gone: list[tuple[uuid.UUID, uuid.UUID, datetime]] = []
+
+    async def on_gone(room_id: uuid.UUID, participant_id: uuid.UUID, at: datetime) -> None:
+        gone.append((room_id, participant_id, at))
+
+    before_ms = int(time.time() * 1000)
+    assert await presence.sweep(on_gone) == 0
+    assert gone == []
+    deadline = await redis.zscore(DUE_KEY, f"{room}:{who}")
+    assert deadline is not None
+    assert before_ms + 30_000 <= deadline <= time.time() * 1000 + 30_000
+    # They come back in time (the client reconnected after the restart): nothing is due.
+    assert await presence.arrived(room, who) is True
+    assert await redis.exists(DUE_KEY) == 0
+
+
+async def test_a_deadline_that_passes_while_instances_sweep_is_kept(redis: Redis) -> None:
+    presence = Presence(redis, grace_seconds=30)
+    room, who = uuid.uuid4(), uuid.uuid4()
+    await presence.arrived(room, who)
+    departed_before = datetime.now(UTC)
+    await presence.departed(room, who)
+    now_ms = int(time.time() * 1000)
+    await redis.set(SWEPT_KEY, now_ms - 1000)  # swept a second ago, as a running server does
+    await redis.zadd(DUE_KEY, {f"{room}:{who}": now_ms - 500})
+
+    gone: list[tuple[uuid.UUID, uuid.UUID, datetime]] = []
+
+    async def on_gone(room_id: uuid.UUID, participant_id: uuid.UUID, at: datetime) -> None:
+        gone.append((room_id, participant_id, at))
+
+    assert await presence.sweep(on_gone) == 1
+    # When their socket closed, not when the deadline was: a seat taken after it is kept.
+    assert [(r, p) for r, p, _ in gone] == [(room, who)]
+    assert departed_before - timedelta(seconds=1) <= gone[0][2] <= datetime.now(UTC)
+
+
+async def test_a_departure_that_fails_on_the_database_stays_due(redis: Redis) -> None:
+    presence = Presence(redis, grace_seconds=30)
+    room, who = uuid.uuid4(), uuid.uuid4()
+    await presence.arrived(room, who)
+    await presence.departed(room, who)
+    now_ms = int(time.time() * 1000)
+    await redis.set(SWEPT_KEY, now_ms - 1000)
+    await redis.zadd(DUE_KEY, {f"{room}:{who}": now_ms - 500})
+
+    async def on_gone(room_id: uuid.UUID, participant_id: uuid.UUID, at: datetime) -> None:
+        raise ConnectionRefusedError("PostgreSQL is away")
+
+    with pytest.raises(ConnectionRefusedError):
+        await presence.sweep(on_gone)
+    assert await redis.zscore(DUE_KEY, f"{room}:{who}") == now_ms - 500
+    # That sweep did not complete: it is not noted as one.
+    assert await redis.get(SWEPT_KEY) == str(now_ms - 1000).encode()
+
+
+async def test_a_socket_that_says_its_tab_is_closing_leaves_sooner(
+    live_factory: LiveFactory,
+) -> None:
+    """The web client sends `away` as its page unloads: a closed tab leaves after the
+    closed-tab wait, not the whole grace period, and the host role passes on with it."""
+    live = await live_factory(presence_grace_seconds=60, presence_closed_tab_seconds=1)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as guest_ws:
+        await next_of(guest_ws, "ready")
+        async with socket(live, room["code"], host) as host_ws:
+            await next_of(host_ws, "ready")
+            await host_ws.send(json.dumps({"type": "away"}))
+        reconnecting = await next_of(guest_ws, "participant.reconnecting")
+        assert reconnecting["participant_id"] == host.participant_id
+        left = await next_of(guest_ws, "participant.left", timeout=10)
+        assert left["participant_id"] == host.participant_id
+        changed = await next_of(guest_ws, "host.changed")
+        assert changed["host"]["participant_id"] == guest.participant_id
+
+
+async def test_others_hear_that_a_reloading_participant_is_reconnecting_and_back(
+    live_factory: LiveFactory,
+) -> None:
+    live = await live_factory(presence_grace_seconds=30)
+    room, host, guest = await meeting(live)
+    async with socket(live, room["code"], guest) as guest_ws:
+        await next_of(guest_ws, "ready")
+        async with socket(live, room["code"], host) as first:
+            await next_of(first, "ready")
+            await first.send(json.dumps({"type": "away"}))  # the page reloads
+        assert (await next_of(guest_ws, "participant.reconnecting"))["participant_id"] == (
+            host.participant_id
+        )
+        async with socket(live, room["code"], host) as reloaded:
+            ready = await next_of(reloaded, "ready")
+            assert ready["you"]["role"] == "host"  # the seat and the role, kept
+            back = await next_of(guest_ws, "participant.reconnected")
+            assert back["participant_id"] == host.participant_id

@@ -158,6 +158,9 @@ async def build_services(
     transcription = settings.transcription()
     runs = TranscriptionRuns(pool, redis, transcription, transcription_events, members)
     space_events = SpaceEvents(log)
+    presence = Presence(
+        redis, settings.presence_grace_seconds, settings.presence_closed_tab_seconds
+    )
     rooms = RoomService(
         pool,
         settings.rooms(),
@@ -168,6 +171,7 @@ async def build_services(
         livekit=livekit,
         seat_roles=runs,
         keeper=SpaceMeetings(pool, space_events),
+        presence=presence,
     )
     spaces = SpaceService(pool, rooms, space_events)
     space_topic = SpaceTopic(spaces)
@@ -189,7 +193,6 @@ async def build_services(
         mailer=mailer,
     )
     session_sockets = SessionSockets(accounts, settings.ws_session_check_seconds)
-    presence = Presence(redis, settings.presence_grace_seconds)
     room_topic = RoomTopic(
         rooms,
         chat,

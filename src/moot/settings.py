@@ -215,6 +215,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # A participant whose last room socket closed leaves after this long unless they are back
     # (a crashed tab frees its seat; a reload keeps it). 0 turns it off.
     presence_grace_seconds: Annotated[int, msgspec.Meta(ge=0)] = 30
+    # The same wait for a participant whose last socket said its tab was closing (a page
+    # unload): a reload is back well within it, a closed tab keeps nobody waiting for long.
+    # At most presence_grace_seconds.
+    presence_closed_tab_seconds: Annotated[int, msgspec.Meta(ge=1)] = 10
 
     # Channels in spaces: durable messages in PostgreSQL (accounts layer).
     channel_message_max_length: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000

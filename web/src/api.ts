@@ -66,6 +66,11 @@ export async function getIdentity(): Promise<Identity> {
   return pending;
 }
 
+/** Whether this browser already has an identity (so may hold a seat somewhere). */
+export function hasIdentity(): boolean {
+  return !!(identity ?? stored());
+}
+
 async function toError(response: Response): Promise<ApiError> {
   try {
     const body = (await response.json()) as { code?: string; message?: string };
@@ -116,14 +121,6 @@ export const api = {
   join: (ref: string, displayName: string) =>
     request<RoomSession>('POST', `${room(ref)}/join`, { display_name: displayName }),
   leave: (ref: string) => request<LeaveResult>('POST', `${room(ref)}/leave`),
-  /** Leave as the page goes away: `keepalive` outlives the page and, unlike sendBeacon, can
-   * carry the credential. The identity is the one already known: there is no time to ask. */
-  leaveOnPageHide: (ref: string, token: string) =>
-    void fetch(`${room(ref)}/leave`, {
-      method: 'POST',
-      keepalive: true,
-      headers: { [PARTICIPANT_HEADER]: token },
-    }).catch(() => undefined),
   participants: (ref: string) => request<ParticipantList>('GET', `${room(ref)}/participants`),
   end: (ref: string) => request<Room>('POST', `${room(ref)}/end`),
   lock: (ref: string, locked: boolean) => request<Room>('POST', `${room(ref)}/${locked ? 'lock' : 'unlock'}`),

@@ -9,10 +9,14 @@ import { MediaStore } from './media/mediaStore';
 import { Notices } from './notices';
 import { type Ending, RoomSocket, type SocketStatus } from './roomSocket';
 import { Observable } from './store';
+import { claimMeeting } from './tabs';
 import { TranscriptStore } from './transcript';
-import type { Identity, Participant, RoomEvent, RoomSession } from './types';
+import type { Participant, RoomEvent, RoomSession } from './types';
 
-export type MeetingEnding = Ending | 'otherTab';
+/** How this tab's meeting ended: `left` only when this tab left; `gone` when the seat went
+ * without this tab leaving (left in another tab, or away longer than the grace period);
+ * `otherTab` when another tab of this browser took the meeting over (the seat stays). */
+export type MeetingEnding = Ending | 'gone' | 'otherTab';
 
 export interface MeetingState {
   status: SocketStatus;
@@ -20,6 +24,8 @@ export interface MeetingState {
   you: Participant;
   participants: Participant[];
   ending: MeetingEnding | null;
+  /** Others whose connection dropped: they keep their seat for the grace period. */
+  reconnecting: string[];
 }
 
 const byJoin = (a: Participant, b: Participant) =>
@@ -32,18 +38,17 @@ export class Meeting extends Observable<MeetingState> {
   readonly media: MediaStore;
   private readonly socket: RoomSocket;
   private loaded = false;
+  private releaseTab = () => {};
 
-  constructor(
-    room: RoomSession,
-    private readonly identity: Identity,
-    local: LocalMedia,
-  ) {
-    super({ status: 'connecting', room, you: room.you, participants: [room.you], ending: null });
+  constructor(room: RoomSession, local: LocalMedia) {
+    super({ status: 'connecting', room, you: room.you, participants: [room.you], ending: null, reconnecting: [] });
     this.socket = new RoomSocket(room.id, {
       onEvent: (event) => this.onEvent(event),
       onStatus: (status) => this.set({ status }),
+      // The socket closes 1000 (or the ticket is refused) when the seat went without this tab
+      // leaving: left in another tab, or dropped after the grace period. Not "You left".
       onEnd: (ending, code) =>
-        this.finish(ending === 'left' ? 'otherTab' : code === 'not_a_participant' ? 'left' : ending),
+        this.finish(ending === 'left' || ending === 'credential' || code === 'not_a_participant' ? 'gone' : ending),
     });
     const send = (frame: Record<string, unknown>) => this.socket.send(frame);
     const conversation: Conversation = {
@@ -71,6 +76,7 @@ export class Meeting extends Observable<MeetingState> {
 
   start() {
     if (this.state.ending) return;
+    this.releaseTab = claimMeeting(this.roomId, () => this.finish('otherTab'));
     this.socket.start();
     window.addEventListener('online', this.onOnline);
     window.addEventListener('pagehide', this.onPageHide);
@@ -78,12 +84,14 @@ export class Meeting extends Observable<MeetingState> {
 
   private onOnline = () => this.socket.retryNow();
 
-  /** Closing the tab leaves the meeting, so others do not wait for someone who is gone. */
+  /** The page is going away (closed, or reloading): the socket says so, and the server keeps
+   * the seat for a short wait, which a reload comes back within and a closed tab does not. */
   private onPageHide = () => {
-    if (!this.state.ending) api.leaveOnPageHide(this.roomId, this.identity.token);
+    if (!this.state.ending) this.socket.send({ type: 'away' });
   };
 
   dispose() {
+    this.releaseTab();
     this.socket.stop();
     this.media.close();
     this.transcript.dispose();
@@ -124,10 +132,24 @@ export class Meeting extends Observable<MeetingState> {
       case 'signal.offer':
       case 'signal.answer':
       case 'signal.ice':
+        this.back(event.from);
+        this.media.handle(event);
+        break;
       case 'media.mute_requested':
         this.media.handle(event);
         break;
+      case 'participant.reconnecting':
+        if (
+          event.participant_id !== this.state.you.participant_id &&
+          !this.state.reconnecting.includes(event.participant_id)
+        )
+          this.set({ reconnecting: [...this.state.reconnecting, event.participant_id] });
+        break;
+      case 'participant.reconnected':
+        this.back(event.participant_id);
+        break;
       case 'participant.joined':
+        this.back(event.participant.participant_id);
         this.setParticipants([
           ...this.state.participants.filter((p) => p.participant_id !== event.participant.participant_id),
           event.participant,
@@ -135,9 +157,10 @@ export class Meeting extends Observable<MeetingState> {
         break;
       case 'participant.left':
         if (event.participant_id === this.state.you.participant_id) {
-          this.finish(event.reason === 'removed' ? 'removed' : event.reason === 'room_ended' ? 'ended' : 'left');
+          this.finish(event.reason === 'removed' ? 'removed' : event.reason === 'room_ended' ? 'ended' : 'gone');
           return;
         }
+        this.back(event.participant_id);
         this.setParticipants(this.state.participants.filter((p) => p.participant_id !== event.participant_id));
         this.media.remove(event.participant_id);
         this.chat.forget(event.participant_id);
@@ -151,6 +174,8 @@ export class Meeting extends Observable<MeetingState> {
         break;
       case 'host.changed': {
         const hostId = event.host.participant_id;
+        if (hostId === this.state.you.participant_id && this.state.you.role !== 'host')
+          this.notices.notify('connection.nowHost');
         const participants = this.state.participants.map((p) =>
           p.participant_id === hostId
             ? { ...p, role: 'host' as const }
@@ -177,7 +202,15 @@ export class Meeting extends Observable<MeetingState> {
     }
   }
 
+  /** Their connection is back (or they are gone for good): no "reconnecting" on their tile. */
+  private back(participantId: string) {
+    if (this.state.reconnecting.includes(participantId))
+      this.set({ reconnecting: this.state.reconnecting.filter((id) => id !== participantId) });
+  }
+
   private async onReady() {
+    // Who is reconnecting was heard live; what this socket missed, the participant list tells.
+    if (this.state.reconnecting.length) this.set({ reconnecting: [] });
     if (!this.loaded) {
       this.loaded = true;
       await this.reload();

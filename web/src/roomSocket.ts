@@ -1,7 +1,9 @@
 // The room's live channel (/ws/chat/{room}): events in, chat/typing/signalling out. Each
 // connection opens with a fresh one-time ticket (the credential stays out of the URL). It
-// reconnects on its own with `since=<last cursor>` so nothing is missed, and reports the
-// closes that end the meeting for this tab (removed, ended, left elsewhere).
+// reconnects on its own, with exponential backoff and jitter, from `since=<last cursor>` so
+// nothing is missed, however long the server was away (a restart, an outage: the seat waits
+// for a grace period counted from when the server is back); and it reports the closes that
+// end the meeting for this tab (removed, ended, left elsewhere).
 import { api, ApiError, socketUrl } from './api';
 import { CloseCode } from './closeCodes';
 import type { RoomEvent } from './types';
@@ -14,6 +16,12 @@ interface Handlers {
   onEvent(event: RoomEvent): void;
   onStatus(status: SocketStatus): void;
   onEnd(ending: Ending, code: string | null): void;
+}
+
+/** How long to wait before reconnect attempt `attempt` (1, 2, …): doubling from 0.6 s up to
+ * 8 s, each spread by ±25 % so that a room's clients do not all come back at once. */
+export function retryDelay(attempt: number): number {
+  return Math.min(8000, 300 * 2 ** Math.min(Math.max(attempt, 1), 5)) * (0.75 + Math.random() / 2);
 }
 
 const FINAL_CLOSES: Partial<Record<CloseCode, Ending>> = {
@@ -139,8 +147,7 @@ export class RoomSocket {
   private retryLater() {
     this.attempts += 1;
     this.handlers.onStatus('reconnecting');
-    const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempts, 5)) * (0.75 + Math.random() / 2);
-    this.retryTimer = window.setTimeout(() => void this.open(), delay);
+    this.retryTimer = window.setTimeout(() => void this.open(), retryDelay(this.attempts));
   }
 
   /** Reconnect now (the browser came back online) instead of waiting out the backoff. */

@@ -53,6 +53,7 @@ export type RoomEvent =
       display_name: string;
       reason: 'left' | 'removed' | 'room_ended';
     }
+  | { type: 'participant.reconnecting' | 'participant.reconnected'; participant_id: string }
   | { type: 'host.changed'; cursor: string; host: Participant }
   | { type: 'room.updated'; cursor: string; locked: boolean }
   | { type: 'room.ended'; cursor: string; reason: string }

@@ -112,3 +112,31 @@ class RoomUpdated(msgspec.Struct, kw_only=True, tag="room.updated", tag_field="t
 
 class RoomEnded(msgspec.Struct, kw_only=True, tag="room.ended", tag_field="type"):
     reason: str
+
+
+# -- presence on the room's topic: ephemeral (never replayed), published by rooms/topic.py --
+
+
+class ParticipantReconnecting(
+    msgspec.Struct, kw_only=True, tag="participant.reconnecting", tag_field="type"
+):
+    """Their last socket closed: they keep their seat for the grace period (a reload, a lost
+    network); `participant.left` follows if they do not come back."""
+
+    participant_id: uuid.UUID
+
+
+class ParticipantReconnected(
+    msgspec.Struct, kw_only=True, tag="participant.reconnected", tag_field="type"
+):
+    """Back within the grace period."""
+
+    participant_id: uuid.UUID
+
+
+# -- frames a client sends on the room's topic ------------------------------------------------
+
+
+class ClientAway(msgspec.Struct, tag="away", tag_field="type"):
+    """This tab is going away (its page is unloading): if no socket of theirs comes back
+    within the closed-tab wait, they have left. A reload comes back well within it."""

@@ -42,6 +42,7 @@ from moot.rooms import store
 from moot.rooms.cleanup import CleanupReport, run_cleanup
 from moot.rooms.events import RoomEvents
 from moot.rooms.members import LeftReason, RoomMembers, Seat
+from moot.rooms.presence import Presence
 from moot.rooms.schemas import (
     CreateRoom,
     LeaveResult,
@@ -165,6 +166,7 @@ class RoomService:
         livekit: LiveKit | None,
         seat_roles: SeatRoles,
         keeper: RoomKeeper,
+        presence: Presence,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -175,6 +177,7 @@ class RoomService:
         self._livekit = livekit
         self._seat_roles = seat_roles
         self._keeper = keeper
+        self._presence = presence
         self._resolved: dict[str, uuid.UUID] = {}
         self._kept: dict[uuid.UUID, bool] = {}  # whether a room is kept (never changes)
 
@@ -641,11 +644,14 @@ class RoomService:
 
     async def _left_media(self, event: MediaSessionEvent) -> bool:
         """LiveKit says this participant's media session ended: they left the room. A stale
-        event (an earlier session, or a participant already gone) changes nothing."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        event (an earlier session, or a participant already gone) changes nothing, and so does
+        the end of the media session of someone whose room socket is open or reconnecting
+        (a reload): presence decides when they have gone."""
+        async with self._pool.acquire() as conn:
             room_id = await store.find_by_livekit_name(conn, event.room_name)
-            if room_id is None:
-                return False
+        if room_id is None or await self._presence.connected(room_id, event.participant_id):
+            return False
+        async with self._pool.acquire() as conn, conn.transaction():
             room = await store.lock_room(conn, room_id)
             if room is None or room["status"] != "active":
                 return False

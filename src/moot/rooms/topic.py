@@ -11,6 +11,7 @@ cache, not in PostgreSQL each time.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from redis.exceptions import RedisError
 
 from moot.chat.schemas import ClientSend, ClientTyping
 from moot.chat.service import ChatService
@@ -33,10 +35,15 @@ from moot.realtime.throttle import TokenBucket
 from moot.realtime.topics import topic
 from moot.rooms.members import LeftReason, as_author
 from moot.rooms.presence import Presence
-from moot.rooms.schemas import ParticipantView
+from moot.rooms.schemas import (
+    ClientAway,
+    ParticipantReconnected,
+    ParticipantReconnecting,
+    ParticipantView,
+)
 from moot.rooms.service import RoomService
 
-RoomFrame = ClientTyping | ClientSend | ClientOffer | ClientAnswer | ClientIce
+RoomFrame = ClientTyping | ClientSend | ClientOffer | ClientAnswer | ClientIce | ClientAway
 _decode_frame = guarded(msgspec.json.Decoder(RoomFrame).decode)
 
 
@@ -48,6 +55,7 @@ class _SendHead(msgspec.Struct):
 
 
 _decode_head = guarded(msgspec.json.Decoder(_SendHead).decode)
+_encode = msgspec.json.Encoder().encode
 _ROOMS_CACHED = 10_000  # rooms whose seated participants one instance remembers
 _SEATS_CHANGED = frozenset(("participant.joined", "participant.left", "room.ended"))
 
@@ -108,7 +116,7 @@ class SocketLimits:
 class _Held:
     """A socket's hold on the room topic: its seat, and its throttles."""
 
-    __slots__ = ("room_id", "seat", "signal_refused", "signals", "typing")
+    __slots__ = ("closing_tab", "room_id", "seat", "signal_refused", "signals", "typing")
 
     def __init__(self, room_id: uuid.UUID, seat: ParticipantView, limits: SocketLimits) -> None:
         self.room_id = room_id
@@ -116,6 +124,7 @@ class _Held:
         self.typing = TokenBucket(limits.typing_per_second, 1)
         self.signals = TokenBucket(limits.signals_per_second, limits.signal_burst)
         self.signal_refused = False  # told once per run of refused signals, then silent
+        self.closing_tab = False  # the client said its tab is going away
 
 
 class RoomTopic:
@@ -145,7 +154,8 @@ class RoomTopic:
             ready={"you": seat},
             context=_Held(room_id, seat, self._limits),
         )
-        await self._presence.arrived(room_id, caller)
+        if await self._presence.arrived(room_id, caller):
+            await self._announce(room_id, ParticipantReconnected(participant_id=caller))
         return grant
 
     async def handle(self, grant: Grant, frame: str, reply: Reply) -> None:
@@ -158,6 +168,8 @@ class RoomTopic:
             if held.typing.take():  # extras are dropped silently: typing is a hint
                 await self._require_seat(grant)
                 await self._chat.typing(held.room_id, as_author(held.seat))
+        elif isinstance(decoded, ClientAway):
+            held.closing_tab = True
         elif isinstance(decoded, ClientSend):
             with _naming(decoded.client_id):
                 await self._require_seat(grant)
@@ -172,7 +184,20 @@ class RoomTopic:
 
     async def released(self, grant: Grant) -> None:
         held: _Held = grant.context
-        await self._presence.departed(held.room_id, held.seat.participant_id)
+        participant_id = held.seat.participant_id
+        if await self._presence.departed(
+            held.room_id, participant_id, closing_tab=held.closing_tab
+        ):
+            dropped = ParticipantReconnecting(participant_id=participant_id)
+            await self._announce(held.room_id, dropped)
+
+    async def _announce(
+        self, room_id: uuid.UUID, event: ParticipantReconnecting | ParticipantReconnected
+    ) -> None:
+        """Tell the room someone's connection dropped or came back (ephemeral: a client that
+        missed it learns who is here from the participant list when it reconnects)."""
+        with contextlib.suppress(RedisError, OSError):  # a hint: never worth failing for
+            await self._log.publish_ephemeral(topic("room", room_id), _encode(event))
 
     def observed(self, topic: str, head: EventHead) -> None:
         """Someone joined or left, or the meeting ended: the room's cached seats are stale."""

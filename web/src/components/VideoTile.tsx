@@ -32,6 +32,7 @@ export function VideoTile({
   restarting,
   failed,
   onRetry,
+  reconnecting,
   style,
 }: {
   id: string;
@@ -50,6 +51,8 @@ export function VideoTile({
   /** It could not connect: only a retry can help. */
   failed?: boolean;
   onRetry?: () => void;
+  /** Their connection to the server dropped (a reload, a lost network): they keep the seat. */
+  reconnecting?: boolean;
   style?: React.CSSProperties;
 }) {
   const { t } = useTranslation();
@@ -123,6 +126,11 @@ export function VideoTile({
         </div>
       )}
       {showVideo && restarting ? <span className="tile-chip">{t('room.mediaRestarting')}</span> : null}
+      {reconnecting ? (
+        <span className="tile-reconnecting" role="status" data-testid="tile-reconnecting">
+          {t('connection.tileReconnecting')}
+        </span>
+      ) : null}
       <figcaption className="tile-name">
         {kind === 'camera' && !mic ? (
           <span className="tile-muted" title={t('room.muted')} aria-label={t('room.muted')}>

@@ -13,6 +13,7 @@ export function EndScreen({ ending, code, onRejoin }: { ending: Kind; code: stri
   let title: string;
   let body: string;
   let canRejoin = false;
+  let rejoinLabel = t('end.rejoin');
   switch (ending) {
     case 'removed':
     case 'removed_from_room':
@@ -34,7 +35,13 @@ export function EndScreen({ ending, code, onRejoin }: { ending: Kind; code: stri
       break;
     case 'otherTab':
       title = t('end.otherTabTitle');
-      body = t('end.otherTabBody');
+      body = t('connection.otherTabBody');
+      rejoinLabel = t('connection.continueHere');
+      canRejoin = true;
+      break;
+    case 'gone':
+      title = t('connection.goneTitle');
+      body = t('connection.goneBody');
       canRejoin = true;
       break;
     default:
@@ -54,7 +61,7 @@ export function EndScreen({ ending, code, onRejoin }: { ending: Kind; code: stri
         <div className="end-actions">
           {canRejoin ? (
             <button type="button" className="button secondary large" onClick={onRejoin}>
-              {t('end.rejoin')}
+              {rejoinLabel}
             </button>
           ) : null}
           <button type="button" className="button primary large" onClick={() => navigate('/')}>

@@ -15,6 +15,7 @@ import {
 } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ChatPanel } from '../components/ChatPanel';
+import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Icon } from '../components/Icon';
 import { MediaBanner } from '../components/MediaBanner';
 import { PeoplePanel } from '../components/PeoplePanel';
@@ -228,6 +229,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
       restarting={spec.link === 'restarting'}
       failed={spec.link === 'failed'}
       onRetry={() => void meeting.media.retry(spec.id)}
+      reconnecting={!spec.isYou && state.reconnecting.includes(spec.id)}
       style={style}
     />
   );
@@ -399,11 +401,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
 
   return (
     <div className={`page meeting ${phone ? 'phone' : ''}`} data-testid="meeting">
-      {state.status === 'reconnecting' ? (
-        <div className="banner" role="status" data-testid="reconnecting">
-          <Icon name="wifiOff" size={18} /> {t('room.reconnecting')}
-        </div>
-      ) : null}
+      <ConnectionBanner status={state.status} />
       {compact ? (
         <header className="meeting-top">
           <div className="meeting-top-title">
