@@ -162,6 +162,7 @@ async def test_a_participant_who_blocked_camera_and_microphone_allows_them_from_
 ) -> None:
     page = await profiles.open(media=False, browser=denying_browser)
     await page.goto("/")
+    await page.get_by_label("Your name").fill("Ada")
     await page.get_by_label("Meeting title").fill("Blocked")
     await page.get_by_role("button", name="New meeting").click()
     await expect(page.get_by_role("alert")).to_contain_text("Camera and microphone are blocked")
