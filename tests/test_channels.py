@@ -22,7 +22,7 @@ from tests.conftest import LiveMoot
 from tests.test_chat_ws import frames_until, next_of
 from tests.test_spaces import PASSWORD, Accounts, Person, code_of, invite, join, team
 
-FAST = {"rate_limit_channel_message": "1000/second", "channel_access_check_seconds": 0.2}
+FAST = {"rate_limit_channel_message": "1000/second", "channel_access_check_seconds": 3600}
 
 
 @pytest.fixture
@@ -646,12 +646,47 @@ async def test_a_member_removed_from_the_space_loses_the_channel_topic(
         assert (await subscribe(ws, chan))["type"] == "subscribed"
         removed = await admin.request("DELETE", f"/api/v1/spaces/{space['id']}/members/{member.id}")
         assert removed.status_code == 204
-        # Found by the periodic check (MOOT_CHANNEL_ACCESS_CHECK_SECONDS, 0.2 s here).
+        # At once: the space tells channels of the removal (the periodic check, an hour here,
+        # is only the fallback for a lost event).
         ended = await next_of(ws, "unsubscribed")
         assert (ended["topic"], ended["code"]) == (f"channel:{chan['id']}", 4403)
         await send(admin, chan, "after the removal")
         again = await subscribe(ws, chan)
         assert (again["type"], again["code"]) == ("error", "not_space_member")
+
+
+async def test_a_role_change_that_hides_a_private_channel_ends_its_subscription_at_once(
+    person: Accounts, live: LiveMoot
+) -> None:
+    space, owner, admin, _ = await team(person)
+    chan = await channel(owner, space, "admins", private=True, roles=["admin"])
+    async with gateway(live, admin) as ws:
+        assert (await subscribe(ws, chan))["type"] == "subscribed"
+        demoted = await owner.request(
+            "PATCH", f"/api/v1/spaces/{space['id']}/members/{admin.id}", json={"role": "member"}
+        )
+        assert demoted.status_code == 200, demoted.text
+        ended = await next_of(ws, "unsubscribed")
+        assert (ended["topic"], ended["code"]) == (f"channel:{chan['id']}", 4403)
+
+
+async def test_a_membership_lost_without_its_event_is_found_by_the_periodic_check(
+    person: Accounts, live_factory: Callable[..., Awaitable[LiveMoot]], db: asyncpg.Connection
+) -> None:
+    """The row goes behind moot's back (as if the event that says so were lost): the check,
+    every 0.2 s on this instance, ends the subscription."""
+    checking = await live_factory(**{**FAST, "channel_access_check_seconds": 0.2})
+    space, _, admin, member = await team(person)
+    chan = await channel(admin, space)
+    async with gateway(checking, member) as ws:
+        assert (await subscribe(ws, chan))["type"] == "subscribed"
+        await db.execute(
+            "DELETE FROM space_members WHERE space_id = $1 AND account_id = $2",
+            uuid.UUID(space["id"]),
+            uuid.UUID(member.id),
+        )
+        ended = await next_of(ws, "unsubscribed")
+        assert (ended["topic"], ended["code"]) == (f"channel:{chan['id']}", 4403)
 
 
 async def test_a_reconnecting_socket_gets_the_messages_it_missed(

@@ -173,7 +173,11 @@ async def build_services(
         keeper=SpaceMeetings(pool, space_events),
         presence=presence,
     )
-    spaces = SpaceService(pool, rooms, space_events)
+
+    async def membership_changed(space_id: uuid.UUID, accounts: set[uuid.UUID]) -> None:
+        await channels.membership_changed(space_id, accounts)  # built below, on spaces
+
+    spaces = SpaceService(pool, rooms, space_events, membership_changed)
     space_topic = SpaceTopic(spaces)
 
     async def erase_account(conn: Any, account_id: uuid.UUID) -> None:

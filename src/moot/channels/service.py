@@ -283,6 +283,17 @@ class ChannelService:
             event = AccessRevoked(to=account_id, channel_id=channel_id)
             await self._log.publish_ephemeral(channel_topic(channel_id), _encode(event))
 
+    async def membership_changed(self, space_id: uuid.UUID, accounts: Iterable[uuid.UUID]) -> None:
+        """Spaces' hook, after a member left, was removed or changed role: end, on every
+        instance, their subscriptions to the space's channels they no longer see."""
+        async with self._pool.acquire() as conn:
+            channels = await store.channels_of_space(conn, space_id)
+        for account_id in accounts:
+            role = await self._role(account_id, space_id)
+            lost = [c.id for c in channels if role is None or not sees(c, account_id, role)]
+            for channel_id in lost:
+                await self.revoke(channel_id, (account_id,))
+
     async def typing(self, account_id: uuid.UUID, channel_id: uuid.UUID) -> None:
         event = Typing(channel_id=channel_id, account_id=account_id)
         await self._log.publish_ephemeral(channel_topic(channel_id), _encode(event))

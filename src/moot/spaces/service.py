@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -82,11 +83,27 @@ async def require(
     return role
 
 
+# Told, after the commit, whose membership of a space ended or whose role in it changed (the
+# channels domain ends their subscriptions to channels they no longer see).
+MembershipChanged = Callable[[uuid.UUID, set[uuid.UUID]], Awaitable[None]]
+
+
+async def _nobody_watches(space_id: uuid.UUID, accounts: set[uuid.UUID]) -> None:
+    return None
+
+
 class SpaceService:
-    def __init__(self, pool: asyncpg.Pool, rooms: RoomService, events: SpaceEvents) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        rooms: RoomService,
+        events: SpaceEvents,
+        membership_changed: MembershipChanged = _nobody_watches,
+    ) -> None:
         self._pool = pool
         self._rooms = rooms
         self._events = events
+        self._membership_changed = membership_changed
 
     # -- hooks for accounts --------------------------------------------------------------
 
@@ -220,6 +237,7 @@ class SpaceService:
         await self._events.space(
             space_id, *(RoleChanged(member=m) for m in members if m.account_id in changed)
         )
+        await self._membership_changed(space_id, changed)
         return next(member for member in members if member.account_id == target)
 
     async def remove_member(
@@ -258,6 +276,7 @@ class SpaceService:
             )
         for after in afters:
             await after()
+        await self._membership_changed(space_id, {target})
         await self._events.user(
             target,
             SpaceLeft(space_id=space_id, reason="left" if target == account_id else "removed"),
