@@ -43,9 +43,13 @@ async def test_every_endpoint_answers_a_hostile_body_with_400(moot: Moot, body: 
         "space_id": uuid.UUID(int=2),
         "member_id": uuid.UUID(int=3),
         "code": "no-such-invite",
+        "channel_id": uuid.UUID(int=4),
+        "emoji": "x",
     }
     for method, template, reads_body in operations(moot.app.openapi_schema.to_schema()):
-        path = template.format(**values)
+        # A channel message's id is a number, a room chat message's a stream id.
+        durable = template.startswith("/api/v1/channels/")
+        path = template.format(**{**values, **({"message_id": 1} if durable else {})})
         response = await moot.http.request(
             method,
             path,
