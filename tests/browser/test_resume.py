@@ -28,7 +28,7 @@ WAIT_MS = 15_000
 # Longer than the client's longest backoff (8 s, +25 % jitter), so a client is back within it.
 GRACE = 12
 CLOSED_TAB = 4  # a reload is back well within it
-OUTAGE = GRACE + 3  # on purpose longer than the grace period
+OUTAGE = 60  # the stop people met (issue 15): a minute, five grace periods
 
 
 class Serve:
