@@ -654,3 +654,24 @@ async def test_authorization_matrix_of_space_meetings(
                 wrong.append(f"{who} {method} {path}: {code_of(response)}, expected {want}")
     assert not wrong, "\n".join(wrong)
     assert await db.fetchval("SELECT count(*) FROM space_sessions WHERE id = $1", uuid.UUID(sid))
+
+
+async def test_a_removal_from_a_space_room_lasts_for_its_meeting_not_for_ever(
+    person: People, moot: Moot
+) -> None:
+    """The room stays for the next meeting, and so may the person the host sent out of this
+    one: refused while anyone who saw the removal is still in, welcome once they have all gone."""
+    space, _, admin, member = await team(person)
+    room = await new_room(admin, space)
+    guest = await moot.guest()
+    assert (await enter(member, room)).status_code == 200  # the first in hosts the meeting
+    assert (await enter(admin, room)).status_code == 200
+    assert (await enter(guest, room, "Mallory")).status_code == 200
+    path = f"/api/v1/rooms/{room['code']}/participants/{guest.participant_id}"
+    removed = await member.request("DELETE", path)
+    assert removed.status_code == 200, removed.text
+    assert code_of(await enter(guest, room, "Mallory")) == (403, "removed_from_room")
+    await leave(member, room)  # the host goes; the admin keeps the meeting going
+    assert code_of(await enter(guest, room, "Mallory")) == (403, "removed_from_room")
+    await leave(admin, room)  # the room is empty: that meeting is over
+    assert (await enter(guest, room, "Mallory")).status_code == 200

@@ -532,7 +532,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a participant (host); they cannot rejoin */
+        /** Remove a participant (host); they cannot rejoin this meeting */
         delete: operations["ApiV1RoomsParticipantsTargetRemoveParticipant"];
         options?: never;
         head?: never;

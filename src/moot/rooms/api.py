@@ -150,7 +150,7 @@ class RoomController(Controller):
     @delete(
         "/{room:str}/participants/{target:uuid}",
         status_code=200,
-        summary="Remove a participant (host); they cannot rejoin",
+        summary="Remove a participant (host); they cannot rejoin this meeting",
         responses=answers(
             *HOST, "participant_not_found", "media_unavailable", "media_server_error"
         ),
