@@ -41,12 +41,15 @@ class TranscriptionState(msgspec.Struct, kw_only=True):
     status: Literal["idle", "active"]
     host_id: uuid.UUID | None  # the transcription host: designated, else the room host
     started_at: datetime | None
-    seconds_used: float
+    seconds_used: float  # audio transcribed, over closed worker sessions
+    channel_seconds_used: float  # what Gladia bills: each session's seconds times its channels
     seconds_limit: int
+    max_channels: int  # speakers one audio socket may carry (MOOT_TRANSCRIPTION_MAX_CHANNELS)
 
 
 class TranscriptionStart(TranscriptionState, kw_only=True):
-    """Stream PCM16 mono 16 kHz audio as binary frames to `worker_url?token=<token>`."""
+    """Stream PCM16 16 kHz audio as binary frames to `worker_url?token=<token>`: mono, or
+    after a `{"type": "channels", "participant_ids": [...]}` text frame, interleaved."""
 
     worker_url: str
     token: str
@@ -133,7 +136,9 @@ class TranscriptionRuns:
             host_id=await self.members.present_or_host(conn, room_id, row.host_id),
             started_at=row.started_at,
             seconds_used=round(row.seconds, 3),
+            channel_seconds_used=round(row.channel_seconds, 3),
             seconds_limit=self._settings.max_seconds_per_room,
+            max_channels=self._settings.max_channels,
         )
 
     async def finish(self, room_id: uuid.UUID) -> None:
@@ -161,7 +166,8 @@ class TranscriptionControl:
         self._tokens = tokens
 
     async def state(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptionState:
-        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
+        """For the room's participants, and after the end for those who were in it."""
+        room = await self._rooms.attended_room(room_id, participant_id)
         return await self._runs.state(room.id)
 
     async def start(

@@ -35,7 +35,9 @@ _INSERT_SEGMENTS_SKIPPING_DUPLICATES = """
 """
 
 # The speaker's name is the one of their latest seat in the room (they may have left and
-# come back under another name); segments without a participant or seat get None.
+# come back under another name); segments without a participant or seat get None. What
+# started before the host last deleted the transcript (`cleared_offset`) is never shown, even
+# a late final that reached the table after the delete (its worker session deletes it).
 _SEGMENT_SELECT = """
     SELECT s.id, s.participant_id, seat.display_name, s.utterance_id, s.text, s.language,
            s.started_at, s.ended_at, s.created_at
@@ -47,6 +49,9 @@ _SEGMENT_SELECT = """
         LIMIT 1
     ) seat ON true
     WHERE s.room_id = $1
+      AND s.started_at >= coalesce(
+          (SELECT t.cleared_offset FROM room_transcriptions t WHERE t.room_id = s.room_id),
+          '-Infinity')
 """
 
 _ORDER = " ORDER BY s.started_at, s.id"
@@ -126,19 +131,99 @@ async def all_segments(conn: Conn, room_id: uuid.UUID) -> list[TranscriptSegment
     return [segment_view(r) for r in rows]
 
 
+# A time window as the clock has it, turned into the transcript's offsets (seconds since the
+# room was created) against the room's own creation time.
+_WINDOW = """
+    s.started_at >= extract(epoch FROM $2::timestamptz - r.created_at)
+    AND s.started_at < extract(epoch FROM $3::timestamptz - r.created_at)
+"""
+
+
+async def segments_between(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[TranscriptSegment]:
+    """Segments spoken from `start` (inclusive) to `end` (exclusive), in timeline order."""
+    rows = await conn.fetch(
+        f"""{_SEGMENT_SELECT}
+        AND EXISTS (SELECT 1 FROM rooms r WHERE r.id = s.room_id AND {_WINDOW}){_ORDER}""",
+        room_id,
+        start,
+        end,
+    )
+    return [segment_view(r) for r in rows]
+
+
+async def delete_segments_between(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
+) -> int:
+    """Delete the segments spoken from `start` (inclusive) to `end` (exclusive); how many."""
+    status = await conn.execute(
+        f"""
+        DELETE FROM transcript_segments s USING rooms r
+        WHERE s.room_id = $1 AND r.id = s.room_id AND {_WINDOW}
+        """,
+        room_id,
+        start,
+        end,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def clear_transcript(conn: Conn, room_id: uuid.UUID) -> int:
+    """The host deleted the transcript: every segment goes, and `cleared_offset` (now, in
+    seconds since the room was created) hides any final of that time that is still on its way.
+    Returns how many segments were deleted."""
+    await conn.execute(
+        """
+        INSERT INTO room_transcriptions AS t (room_id, cleared_offset)
+        SELECT id, extract(epoch FROM clock_timestamp() - created_at) FROM rooms WHERE id = $1
+        ON CONFLICT (room_id) DO UPDATE SET cleared_offset = excluded.cleared_offset
+        """,
+        room_id,
+    )
+    status = await conn.execute("DELETE FROM transcript_segments WHERE room_id = $1", room_id)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def cleared_offset(conn: Conn, room_id: uuid.UUID) -> float | None:
+    """Where the host last deleted the transcript (seconds since the room was created)."""
+    offset: float | None = await conn.fetchval(
+        "SELECT cleared_offset FROM room_transcriptions WHERE room_id = $1", room_id
+    )
+    return offset
+
+
+async def delete_cleared(conn: Conn, room_id: uuid.UUID) -> int:
+    """Delete the segments that reached the table after the transcript was deleted but were
+    spoken before it (a worker session's last finals); how many."""
+    status = await conn.execute(
+        """
+        DELETE FROM transcript_segments s USING room_transcriptions t
+        WHERE s.room_id = $1 AND t.room_id = $1 AND s.started_at < t.cleared_offset
+        """,
+        room_id,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def open_session(
-    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID, gladia_id: str | None
+    conn: Conn,
+    room_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    gladia_id: str | None,
+    channels: int = 1,
 ) -> uuid.UUID:
     """Record the start of one worker session (one Gladia live session) in a room."""
     session_id: uuid.UUID = await conn.fetchval(
         """
-        INSERT INTO transcription_sessions (room_id, participant_id, gladia_id)
-        VALUES ($1, $2, $3)
+        INSERT INTO transcription_sessions (room_id, participant_id, gladia_id, channels)
+        VALUES ($1, $2, $3, $4)
         RETURNING id
         """,
         room_id,
         participant_id,
         gladia_id,
+        channels,
     )
     return session_id
 
@@ -151,17 +236,22 @@ async def close_session(
     retried close never counts the audio twice."""
     if not math.isfinite(audio_seconds) or audio_seconds < 0:
         raise ValueError(f"audio_seconds must be a finite number >= 0, not {audio_seconds!r}")
+    # Channel-seconds are what Gladia bills: every channel of the session for its duration.
     status = await conn.execute(
         """
         WITH closed AS (
             UPDATE transcription_sessions
-            SET ended_at = now(), audio_seconds = $2, end_reason = $3
+            SET ended_at = now(), audio_seconds = $2::float8,
+                channel_seconds = $2::float8 * channels,
+                end_reason = $3
             WHERE id = $1 AND ended_at IS NULL
-            RETURNING room_id
+            RETURNING room_id, channel_seconds
         )
-        INSERT INTO room_transcriptions AS t (room_id, seconds)
-        SELECT room_id, $2 FROM closed
-        ON CONFLICT (room_id) DO UPDATE SET seconds = t.seconds + excluded.seconds
+        INSERT INTO room_transcriptions AS t (room_id, seconds, channel_seconds)
+        SELECT room_id, $2::float8, channel_seconds FROM closed
+        ON CONFLICT (room_id) DO UPDATE SET
+            seconds = t.seconds + excluded.seconds,
+            channel_seconds = t.channel_seconds + excluded.channel_seconds
         """,
         session_id,
         audio_seconds,
@@ -179,11 +269,15 @@ class RoomTranscription(msgspec.Struct, kw_only=True, frozen=True):
     status: Literal["idle", "active"] = "idle"
     started_at: datetime | None = None
     seconds: float = 0.0
+    channel_seconds: float = 0.0
 
 
 async def room_transcription(conn: Conn, room_id: uuid.UUID) -> RoomTranscription:
     row = await conn.fetchrow(
-        "SELECT host_id, status, started_at, seconds FROM room_transcriptions WHERE room_id = $1",
+        """
+        SELECT host_id, status, started_at, seconds, channel_seconds
+        FROM room_transcriptions WHERE room_id = $1
+        """,
         room_id,
     )
     return RoomTranscription() if row is None else msgspec.convert(dict(row), RoomTranscription)
