@@ -133,6 +133,10 @@ class GladiaState:
         (only,) = self.sessions.values()
         return only
 
+    def session_list(self) -> list[LiveSession]:
+        """Every session, in the order they were opened."""
+        return list(self.sessions.values())
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

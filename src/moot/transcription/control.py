@@ -36,6 +36,11 @@ def run_key(room_id: uuid.UUID) -> str:
     return f"transcription:room:{room_id}:run"
 
 
+def cleared_key(room_id: uuid.UUID) -> str:
+    """When the host last deleted the room's transcript (epoch seconds, PostgreSQL's clock)."""
+    return f"transcription:room:{room_id}:cleared"
+
+
 class TranscriptionState(msgspec.Struct, kw_only=True):
     enabled: bool
     status: Literal["idle", "active"]
@@ -140,6 +145,24 @@ class TranscriptionRuns:
             seconds_limit=self._settings.max_seconds_per_room,
             max_channels=self._settings.max_channels,
         )
+
+    async def cleared(self, room_id: uuid.UUID, at: datetime) -> None:
+        """The transcript was deleted at `at`: workers drop the finals of sessions opened
+        before it (a missed write only delays that to the session's end)."""
+        try:
+            await self._redis.set(
+                cleared_key(room_id), at.timestamp(), ex=self._settings.max_seconds_per_room
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("transcript_clear_not_announced", error=type(exc).__name__)
+
+    async def cleared_since(self, room_id: uuid.UUID, opened: datetime) -> bool:
+        """Whether the transcript was deleted after `opened` (a worker session's start)."""
+        try:
+            at = await self._redis.get(cleared_key(room_id))
+        except (RedisError, OSError):
+            return False  # the session's end deletes what it stored meanwhile
+        return at is not None and float(at) >= opened.timestamp()
 
     async def finish(self, room_id: uuid.UUID) -> None:
         """The run's audio stopped for good: the room goes idle (the worker's end of a run)."""

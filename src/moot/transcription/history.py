@@ -54,9 +54,9 @@ class TranscriptHistory:
 
     async def delete(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptDeleted:
         """The host deletes the transcript for everyone: a running transcription stops, every
-        segment is deleted (finals still on their way are hidden, then deleted by their worker
-        session), the finals kept for replay on the room topic go, and the room hears
-        `transcript.deleted`."""
+        segment is deleted (finals of a worker session open at that moment are dropped by the
+        worker, and whatever of them was stored meanwhile goes when the session ends), the
+        finals kept for replay on the room topic go, and the room hears `transcript.deleted`."""
         room = await self._rooms.hosted_room(room_id, participant_id)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._runs.members.lock(conn, room.id)
@@ -64,6 +64,9 @@ class TranscriptHistory:
             if stopped:
                 await store.set_status(conn, room.id, "idle")
             deleted = await store.clear_transcript(conn, room.id)
+            cleared_at = await store.cleared_at(conn, room.id)
+        assert cleared_at is not None
+        await self._runs.cleared(room.id, cleared_at)
         if stopped:
             await self._runs.released(room.id)
         await self._runs.events.deleted(room.id, participant_id)

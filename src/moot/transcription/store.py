@@ -35,9 +35,7 @@ _INSERT_SEGMENTS_SKIPPING_DUPLICATES = """
 """
 
 # The speaker's name is the one of their latest seat in the room (they may have left and
-# come back under another name); segments without a participant or seat get None. What
-# started before the host last deleted the transcript (`cleared_offset`) is never shown, even
-# a late final that reached the table after the delete (its worker session deletes it).
+# come back under another name); segments without a participant or seat get None.
 _SEGMENT_SELECT = """
     SELECT s.id, s.participant_id, seat.display_name, s.utterance_id, s.text, s.language,
            s.started_at, s.ended_at, s.created_at
@@ -49,9 +47,6 @@ _SEGMENT_SELECT = """
         LIMIT 1
     ) seat ON true
     WHERE s.room_id = $1
-      AND s.started_at >= coalesce(
-          (SELECT t.cleared_offset FROM room_transcriptions t WHERE t.room_id = s.room_id),
-          '-Infinity')
 """
 
 _ORDER = " ORDER BY s.started_at, s.id"
@@ -170,14 +165,13 @@ async def delete_segments_between(
 
 
 async def clear_transcript(conn: Conn, room_id: uuid.UUID) -> int:
-    """The host deleted the transcript: every segment goes, and `cleared_offset` (now, in
-    seconds since the room was created) hides any final of that time that is still on its way.
+    """The host deleted the transcript: every segment goes, and `cleared_at` says when, so
+    the finals of a worker session open at that moment are dropped too (`delete_late`).
     Returns how many segments were deleted."""
     await conn.execute(
         """
-        INSERT INTO room_transcriptions AS t (room_id, cleared_offset)
-        SELECT id, extract(epoch FROM clock_timestamp() - created_at) FROM rooms WHERE id = $1
-        ON CONFLICT (room_id) DO UPDATE SET cleared_offset = excluded.cleared_offset
+        INSERT INTO room_transcriptions AS t (room_id, cleared_at) VALUES ($1, now())
+        ON CONFLICT (room_id) DO UPDATE SET cleared_at = excluded.cleared_at
         """,
         room_id,
     )
@@ -185,25 +179,42 @@ async def clear_transcript(conn: Conn, room_id: uuid.UUID) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def cleared_offset(conn: Conn, room_id: uuid.UUID) -> float | None:
-    """Where the host last deleted the transcript (seconds since the room was created)."""
-    offset: float | None = await conn.fetchval(
-        "SELECT cleared_offset FROM room_transcriptions WHERE room_id = $1", room_id
-    )
-    return offset
-
-
-async def delete_cleared(conn: Conn, room_id: uuid.UUID) -> int:
-    """Delete the segments that reached the table after the transcript was deleted but were
-    spoken before it (a worker session's last finals); how many."""
-    status = await conn.execute(
+async def delete_late(conn: Conn, session_id: uuid.UUID) -> int | None:
+    """If the transcript was deleted while this worker session was open, delete the session's
+    segments that reached the table after that (its last finals) and return how many; None if
+    it was not."""
+    deleted: int | None = await conn.fetchval(
         """
-        DELETE FROM transcript_segments s USING room_transcriptions t
-        WHERE s.room_id = $1 AND t.room_id = $1 AND s.started_at < t.cleared_offset
+        WITH session AS (
+            SELECT ts.room_id, ts.gladia_id FROM transcription_sessions ts
+            JOIN room_transcriptions t ON t.room_id = ts.room_id
+            WHERE ts.id = $1 AND t.cleared_at >= ts.started_at
+        ), gone AS (
+            DELETE FROM transcript_segments s USING session
+            WHERE s.room_id = session.room_id
+              AND left(s.utterance_id, length(session.gladia_id) + 1) = session.gladia_id || ':'
+            RETURNING 1
+        )
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM session) THEN (SELECT count(*) FROM gone) END
         """,
-        room_id,
+        session_id,
     )
-    return int(status.rsplit(" ", 1)[-1])
+    return deleted
+
+
+async def cleared_at(conn: Conn, room_id: uuid.UUID) -> datetime | None:
+    """When the host last deleted the room's transcript."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT cleared_at FROM room_transcriptions WHERE room_id = $1", room_id
+    )
+    return at
+
+
+async def session_started(conn: Conn, session_id: uuid.UUID) -> datetime:
+    started: datetime = await conn.fetchval(
+        "SELECT started_at FROM transcription_sessions WHERE id = $1", session_id
+    )
+    return started
 
 
 async def open_session(

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from datetime import datetime
 from typing import Any, cast
 
 import asyncpg
@@ -83,10 +84,17 @@ class _Stream:
     """One Gladia session of an audio socket, and the speakers its channels stand for."""
 
     def __init__(
-        self, session: GladiaSession, row: uuid.UUID, speakers: tuple[uuid.UUID, ...], offset: float
+        self,
+        session: GladiaSession,
+        row: uuid.UUID,
+        speakers: tuple[uuid.UUID, ...],
+        offset: float,
+        opened: datetime,
     ) -> None:
         self.session = session
         self.row = row  # its transcription_sessions row
+        self.opened = opened  # its row's started_at (PostgreSQL's clock)
+        self.cleared = False  # the host deleted the transcript since it opened
         self.speakers = speakers  # channel i is speakers[i]
         self.offset = offset  # seconds since the room was created when it opened
         self.bytes = 0
@@ -222,7 +230,8 @@ class TranscriptionWorker:
             row = await transcript_store.open_session(
                 conn, claims.room_id, claims.participant_id, session.id, len(speakers)
             )
-        stream = _Stream(session, row, speakers, offset)
+            opened = await transcript_store.session_started(conn, row)
+        stream = _Stream(session, row, speakers, offset, opened)
         stream.relay = asyncio.create_task(self._relay(stream, claims))
         return stream
 
@@ -234,19 +243,18 @@ class TranscriptionWorker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(stream.relay, self._settings.gladia_timeout_seconds)
             stream.relay.cancel()
+        # If the host deleted the transcript while this session ran, its finals that were
+        # still on their way go too, once the writer has them in the table (before the
+        # session is recorded as closed: a closed session has nothing left to come).
+        await self._writer.settled(claims.room_id, self._settings.gladia_timeout_seconds)
+        async with self._pool.acquire() as conn:
+            await transcript_store.delete_late(conn, stream.row)
         seconds = stream.seconds
         async with self._pool.acquire() as conn:
             closed = await transcript_store.close_session(conn, stream.row, seconds, reason)
-            cleared = await transcript_store.cleared_offset(conn, claims.room_id)
         if closed:
             self.audio_seconds.inc(seconds)
             self.channel_seconds.inc(seconds * stream.channels)
-        if cleared is not None and cleared >= stream.offset:
-            # The host deleted the transcript while this session ran: its finals that were
-            # still on their way go too, once the writer has them in the table.
-            await self._writer.settled(claims.room_id, self._settings.gladia_timeout_seconds)
-            async with self._pool.acquire() as conn:
-                await transcript_store.delete_cleared(conn, claims.room_id)
 
     async def _switch(
         self,
@@ -391,6 +399,10 @@ class TranscriptionWorker:
                 utterance_id = f"{session.id}:{utterance.channel}:{utterance.utterance_id}"
             offset = stream.offset
             start, end = round(offset + utterance.start, 3), round(offset + utterance.end, 3)
+            if utterance.is_final and not stream.cleared:
+                stream.cleared = await self._runs.cleared_since(room_id, stream.opened)
+            if stream.cleared:
+                continue  # spoken before the host deleted the transcript: it stays deleted
             kind = TranscriptFinal if utterance.is_final else TranscriptPartial
             event = kind(
                 utterance_id=utterance_id,
