@@ -34,6 +34,7 @@ export interface TranscriptLine {
   text: string;
   started_at: number;
   final: boolean;
+  heardAt?: number; // Date.now() when it last arrived on the room socket (not from the history)
 }
 
 /** Frames the room WebSocket pushes (README, "The room WebSocket"). */
@@ -77,4 +78,5 @@ export type RoomEvent =
       end: number;
       language: string | null;
     }
+  | { type: 'transcript.deleted'; cursor?: string; by: string }
   | { type: 'error'; code: string; message: string };

@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { ChatPanel } from '../components/ChatPanel';
 import { Icon } from '../components/Icon';
 import { PeoplePanel } from '../components/PeoplePanel';
+import { TranscriptionOverlay } from '../components/TranscriptionOverlay';
 import { TranscriptPanel } from '../components/TranscriptPanel';
 import { ConfirmDialog, copyText, IconButton, LanguageSwitch, Menu, MenuItem, shortcut } from '../components/ui';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
@@ -175,6 +176,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
               : tiles.map((spec) => tile(spec, { width: size.width, height: size.height }))}
           </div>
           {presenting ? <div className="filmstrip">{tiles.map((spec) => tile(spec))}</div> : null}
+          <TranscriptionOverlay transcript={meeting.transcript} participants={state.participants} />
           {tiles.length === 1 && !presenting ? (
             <div className="alone">
               <span>{t('room.alone')}</span>
