@@ -9,9 +9,13 @@ the post-processing and lifecycle messages the session asked for, then a 1000 cl
 
 Transcripts are derived from the bytes: a partial every `partial_every_bytes`, a final every
 `final_every_bytes`, times in seconds of audio (bytes / bytes per second), text "utterance N"
-or the scripted `texts`. Failures are scripted on the state object (`drop_after_bytes`,
-`error_after_bytes`, `refuse_reconnects`, `reject_key`, ...). Everything received and sent is
-recorded per session for the tests to look at.
+or the scripted `texts`. A session of several channels (`channels` in the init) is split as
+Gladia splits it: each channel of the interleaved PCM is transcribed on its own (its own
+utterances, `channel` on each, counted in that channel's bytes), a channel that carried only
+zeros for a whole utterance says nothing, and `channel_texts[c]` scripts channel c.
+Failures are scripted on the state object (`drop_after_bytes`, `error_after_bytes`,
+`refuse_reconnects`, `reject_key`, ...). Everything received and sent is recorded per session
+for the tests to look at.
 """
 
 from __future__ import annotations
@@ -48,6 +52,17 @@ MESSAGE_DEFAULTS = {
 
 
 @dataclass
+class ChannelState:
+    """One channel's open utterance: its number, the channel byte where it began, the partials
+    sent for it, whether it has heard anything but zeros."""
+
+    utterance: int = 0
+    utterance_start: int = 0
+    partials: int = 0
+    voiced: bool = False
+
+
+@dataclass
 class LiveSession:
     id: str
     token: str
@@ -63,10 +78,8 @@ class LiveSession:
     late_bytes: int = 0  # audio after stop_recording, which Gladia no longer accepts
     sent: list[dict[str, Any]] = field(default_factory=list)  # every message sent, in order
     received: list[dict[str, Any]] = field(default_factory=list)  # every JSON message received
-    # The open utterance: its number, the byte where it began, partials sent for it.
-    utterance: int = 0
-    utterance_start: int = 0
-    partials: int = 0
+    channels: int = 1
+    heard: list[ChannelState] = field(default_factory=list)  # per channel
     dropped: bool = False
     errored: bool = False
     refuse_left: int = 0
@@ -85,6 +98,11 @@ class LiveSession:
     def transcripts(self) -> list[dict[str, Any]]:
         return [message["data"] for message in self.sent if message["type"] == "transcript"]
 
+    @property
+    def channel_bytes(self) -> int:
+        """Bytes of audio each channel has received."""
+        return self.bytes_received // self.channels
+
 
 @dataclass
 class GladiaState:
@@ -96,6 +114,7 @@ class GladiaState:
     partial_every_bytes: int = 16_000
     final_every_bytes: int = 32_000
     texts: list[str] = field(default_factory=list)  # cycled; empty: "utterance N"
+    channel_texts: list[list[str]] = field(default_factory=list)  # per channel, else `texts`
     language: str = "en"
     post_processing_delay: float = 0.0  # seconds between the stop ack and the end
     # Failures
@@ -113,6 +132,10 @@ class GladiaState:
         """The only session (most tests open one)."""
         (only,) = self.sessions.values()
         return only
+
+    def session_list(self) -> list[LiveSession]:
+        """Every session, in the order they were opened."""
+        return list(self.sessions.values())
 
 
 def _now() -> str:
@@ -187,9 +210,17 @@ class _Handler:
             status, message, errors = refused
             return _http_error(request, status, message, validation_errors=errors)
         session_id, token = str(uuid.uuid4()), secrets.token_urlsafe(16)
-        sample_bytes = body.get("bit_depth", 16) // 8 * body.get("channels", 1)
+        channels = body.get("channels", 1)
+        sample_bytes = body.get("bit_depth", 16) // 8 * channels
         bytes_per_second = body.get("sample_rate", 16000) * sample_bytes
-        state.sessions[session_id] = LiveSession(session_id, token, body, bytes_per_second)
+        state.sessions[session_id] = LiveSession(
+            session_id,
+            token,
+            body,
+            bytes_per_second,
+            channels=channels,
+            heard=[ChannelState() for _ in range(channels)],
+        )
         host = request.url.host
         port = request.url.port
         return web.json_response(
@@ -314,52 +345,76 @@ class _Handler:
                     "time_range": [round(before / rate, 3), round(after / rate, 3)],
                 },
             )
-        await self._transcripts(ws, session)
+        for channel, voiced in enumerate(_voiced(chunk, session.channels)):
+            # A mono session transcribes whatever it gets (the tests stream silence); a channel
+            # of a multi-channel one is silent until it carries something other than zeros.
+            session.heard[channel].voiced |= voiced or session.channels == 1
+        for channel in range(session.channels):
+            await self._transcripts(ws, session, channel)
         return True
 
-    async def _transcripts(self, ws: web.WebSocketResponse, session: LiveSession) -> None:
+    async def _transcripts(
+        self, ws: web.WebSocketResponse, session: LiveSession, channel: int
+    ) -> None:
         final_every, partial_every = self.state.final_every_bytes, self.state.partial_every_bytes
-        while session.bytes_received - session.utterance_start >= final_every:
-            await self._final(ws, session, session.utterance_start + final_every)
-        heard = session.bytes_received - session.utterance_start
-        reached = heard // partial_every
-        if reached > session.partials and session.wants("receive_partial_transcripts"):
-            session.partials = reached
-            end = session.utterance_start + reached * partial_every
-            await self._transcript(ws, session, end, is_final=False)
+        heard = session.heard[channel]
+        while session.channel_bytes - heard.utterance_start >= final_every:
+            await self._final(ws, session, channel, heard.utterance_start + final_every)
+        reached = (session.channel_bytes - heard.utterance_start) // partial_every
+        if (
+            reached > heard.partials
+            and heard.voiced
+            and session.wants("receive_partial_transcripts")
+        ):
+            heard.partials = reached
+            end = heard.utterance_start + reached * partial_every
+            await self._transcript(ws, session, channel, end, is_final=False)
 
-    async def _final(self, ws: web.WebSocketResponse, session: LiveSession, end: int) -> None:
-        if session.wants("receive_final_transcripts"):
-            await self._transcript(ws, session, end, is_final=True)
-        session.utterance += 1
-        session.utterance_start = end
-        session.partials = 0
+    async def _final(
+        self, ws: web.WebSocketResponse, session: LiveSession, channel: int, end: int
+    ) -> None:
+        heard = session.heard[channel]
+        if heard.voiced and session.wants("receive_final_transcripts"):
+            await self._transcript(ws, session, channel, end, is_final=True)
+        if heard.voiced:
+            heard.utterance += 1
+        heard.utterance_start = end
+        heard.partials = 0
+        heard.voiced = session.channels == 1
 
     async def _transcript(
-        self, ws: web.WebSocketResponse, session: LiveSession, end: int, *, is_final: bool
+        self,
+        ws: web.WebSocketResponse,
+        session: LiveSession,
+        channel: int,
+        end: int,
+        *,
+        is_final: bool,
     ) -> None:
         state = self.state
-        number = session.utterance
-        text = state.texts[number % len(state.texts)] if state.texts else f"utterance {number + 1}"
+        heard = session.heard[channel]
+        number = heard.utterance
+        texts = state.channel_texts[channel] if channel < len(state.channel_texts) else state.texts
+        text = texts[number % len(texts)] if texts else f"utterance {number + 1}"
         words = text.split()
         if not is_final:  # a partial has heard part of the utterance: the first words
-            heard = (end - session.utterance_start) / state.final_every_bytes
-            words = words[: max(1, round(len(words) * heard))]
-        rate = session.bytes_per_second
-        start_s, end_s = session.utterance_start / rate, end / rate
+            part = (end - heard.utterance_start) / state.final_every_bytes
+            words = words[: max(1, round(len(words) * part))]
+        rate = session.bytes_per_second // session.channels  # one channel's bytes per second
+        start_s, end_s = heard.utterance_start / rate, end / rate
         step = (end_s - start_s) / max(1, len(words))
         await self._send(
             ws,
             session,
             "transcript",
             data={
-                "id": f"00-{number:08d}",
+                "id": f"{channel:02d}-{number:08d}",
                 "is_final": is_final,
                 "utterance": {
                     "start": round(start_s, 3),
                     "end": round(end_s, 3),
                     "confidence": 0.9,
-                    "channel": 0,
+                    "channel": channel,
                     "words": [
                         {
                             "word": word,
@@ -378,8 +433,9 @@ class _Handler:
     async def _stop(self, ws: web.WebSocketResponse, session: LiveSession) -> None:
         """stop_recording: last final, acknowledgment, post-processing, end, close 1000."""
         session.stopped = True
-        if session.bytes_received > session.utterance_start:
-            await self._final(ws, session, session.bytes_received)
+        for channel, heard in enumerate(session.heard):
+            if session.channel_bytes > heard.utterance_start:
+                await self._final(ws, session, channel, session.channel_bytes)
         duration = round(session.seconds, 3)
         if session.wants("receive_acknowledgments"):
             await self._send(
@@ -409,7 +465,7 @@ class _Handler:
                 data={
                     "metadata": {
                         "audio_duration": duration,
-                        "number_of_distinct_channels": 1,
+                        "number_of_distinct_channels": session.channels,
                         "billing_time": duration,
                         "transcription_time": 0.1,
                     },
@@ -428,6 +484,12 @@ class _Handler:
         message = {"session_id": session.id, "created_at": _now(), "type": type_, **fields}
         session.sent.append(message)
         await ws.send_str(json.dumps(message))
+
+
+def _voiced(chunk: bytes, channels: int) -> list[bool]:
+    """For each channel of interleaved PCM16, whether any of its samples is not zero."""
+    samples = memoryview(chunk).cast("h") if len(chunk) % 2 == 0 else memoryview(b"").cast("h")
+    return [any(samples[channel::channels]) for channel in range(channels)]
 
 
 class GladiaStandIn:

@@ -179,7 +179,13 @@ ROWS = [
         members_only(**{ENDED: NOT_IN}),
         note="no room named",
     ),
-    Row("GET", f"{R}/transcription", "/api/v1/rooms/{room}/transcription", members_only()),
+    # The transcript and its usage outlive the meeting for those who were in it.
+    Row(
+        "GET",
+        f"{R}/transcription",
+        "/api/v1/rooms/{room}/transcription",
+        members_only(**{ENDED: (200, None)}),
+    ),
     Row(
         "POST",
         f"{R}/transcription/start",
@@ -199,12 +205,24 @@ ROWS = [
         host_only(),
         body={"participant_id": "{target}"},
     ),
-    Row("GET", f"{R}/transcripts", "/api/v1/rooms/{room}/transcripts", members_only()),
+    Row(
+        "GET",
+        f"{R}/transcripts",
+        "/api/v1/rooms/{room}/transcripts",
+        members_only(**{ENDED: (200, None)}),
+    ),
     Row(
         "GET",
         f"{R}/transcripts/export",
         "/api/v1/rooms/{room}/transcripts/export?format=txt",
-        members_only(),
+        members_only(**{ENDED: (200, None)}),
+    ),
+    Row(
+        "DELETE",
+        f"{R}/transcripts",
+        "/api/v1/rooms/{room}/transcripts",
+        # The host deletes it at any time: after the end, whoever was host last.
+        host_only(**{ENDED: (200, None)}),
     ),
     Row(
         "WS",

@@ -261,7 +261,7 @@ async def test_lifecycle_and_post_processing_messages_are_read_past(metrics: Met
             "receive_lifecycle_events": True,
             "receive_post_processing_events": True,
         }
-        gladia_client.init_body = lambda: config  # type: ignore[method-assign]
+        gladia_client.init_body = lambda channels=1: config  # type: ignore[method-assign]
         session = await gladia_client.open()
         transcripts = Transcripts(session)
         await stream(session, SECOND)

@@ -57,6 +57,7 @@ ErrorCode = Literal[
     "transcription_active",
     "transcription_not_active",
     "transcription_limit_reached",
+    "too_many_channels",
     "conflict",
     "email_taken",
     "last_space",
@@ -134,6 +135,8 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
         409,
         "This room has used up its transcription time.",
     ),
+    # Worker socket frames only (an error event; the socket stays open).
+    "too_many_channels": (409, "More channels than this server transcribes at once."),
     "conflict": (409, "Someone else changed this at the same time; try again."),
     "email_taken": (409, "An account with this email already exists."),
     "last_space": (409, "This is your last space; an account always keeps one."),

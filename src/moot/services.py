@@ -266,7 +266,7 @@ async def build_services(
         chat=chat,
         media=media,
         transcription=TranscriptionControl(pool, redis, transcription, rooms, runs, tokens),
-        transcripts=TranscriptHistory(pool, rooms),
+        transcripts=TranscriptHistory(pool, rooms, runs),
         worker=worker,
     )
     if livekit is not None:

@@ -129,8 +129,9 @@ class TranscriptionSettings(msgspec.Struct, kw_only=True, frozen=True):
     gladia_timeout_seconds: float
     gladia_max_reconnects: int
     max_seconds_per_room: int
-    chunk_max_bytes: int
+    chunk_max_bytes: int  # per channel
     max_chunks_per_second: int
+    max_channels: int
     worker_public_url: str
 
 
@@ -262,6 +263,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     transcription_max_seconds_per_room: Seconds = 4 * 3600
     transcription_chunk_max_bytes: Annotated[int, msgspec.Meta(ge=2, le=1_048_576)] = 32_000
     transcription_max_chunks_per_second: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    # Speakers one audio socket may carry as channels; Gladia bills every channel.
+    transcription_max_channels: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
     transcript_flush_interval_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 300
     transcript_batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     worker_embedded: bool = True
@@ -458,6 +461,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             max_seconds_per_room=self.transcription_max_seconds_per_room,
             chunk_max_bytes=self.transcription_chunk_max_bytes,
             max_chunks_per_second=self.transcription_max_chunks_per_second,
+            max_channels=self.transcription_max_channels,
             worker_public_url=self.worker_public_url,
         )
 

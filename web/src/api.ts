@@ -154,7 +154,9 @@ export const api = {
   transcripts: (ref: string, after?: number) =>
     request<TranscriptPage>('GET', `${room(ref)}/transcripts?limit=500${after !== undefined ? `&after=${after}` : ''}`),
   /** The export is a download: fetched with the credential, handed to the browser as a file. */
-  async exportTranscript(ref: string, format: 'txt' | 'srt' | 'vtt'): Promise<void> {
+  deleteTranscript: (ref: string) =>
+    request<{ deleted: number; stopped: boolean }>('DELETE', `${room(ref)}/transcripts`),
+  async exportTranscript(ref: string, format: 'txt' | 'srt' | 'vtt' | 'json'): Promise<void> {
     const response = await call('GET', `${room(ref)}/transcripts/export?format=${format}`);
     const disposition = response.headers.get('Content-Disposition') ?? '';
     const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `transcript.${format}`;

@@ -6,6 +6,7 @@ import { api, ApiError } from './api';
 import { ChatStore, type Conversation } from './chat';
 import type { LocalMedia } from './media/localMedia';
 import { MediaStore } from './media/mediaStore';
+import type { Speaker } from './media/transcriber';
 import { Notices } from './notices';
 import { type Ending, RoomSocket, type SocketStatus } from './roomSocket';
 import { Observable } from './store';
@@ -60,9 +61,28 @@ export class Meeting extends Observable<MeetingState> {
     };
     const self = room.you.participant_id;
     this.chat = new ChatStore(conversation, self, this.notices.fail);
-    this.transcript = new TranscriptStore(room.id, local, this.notices);
     this.media = new MediaStore(room.id, self, local, send, this.notices, room.media ?? null);
     this.media.setParticipants(this.state.participants);
+    this.transcript = new TranscriptStore(room.id, local, this.notices, {
+      speakers: () => this.speakers(local),
+      subscribe: (listener) => {
+        const stops = [this.media.subscribe(listener), this.subscribe(listener), local.subscribe(listener)];
+        return () => stops.forEach((stop) => stop());
+      },
+    });
+  }
+
+  /** Everyone whose audio this tab has, yourself first, then in the order people came. */
+  private speakers(local: LocalMedia): Speaker[] {
+    const you = this.state.you.participant_id;
+    const mic = local.snapshot.audio;
+    const speakers: Speaker[] = mic ? [{ id: you, track: mic }] : [];
+    const { remotes } = this.media.snapshot;
+    for (const person of this.state.participants) {
+      const track = person.participant_id === you ? null : remotes.get(person.participant_id)?.audio;
+      if (track) speakers.push({ id: person.participant_id, track });
+    }
+    return speakers;
   }
 
   get roomId() {
@@ -127,6 +147,7 @@ export class Meeting extends Observable<MeetingState> {
       case 'transcription.updated':
       case 'transcript.partial':
       case 'transcript.final':
+      case 'transcript.deleted':
         this.transcript.handle(event);
         break;
       case 'signal.offer':

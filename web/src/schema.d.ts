@@ -563,7 +563,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Transcription state (participants) */
+        /** Transcription state and usage (participants; after the end, those who were in the meeting) */
         get: operations["ApiV1RoomsTranscriptionState"];
         put?: never;
         post?: never;
@@ -631,11 +631,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Final transcript segments, oldest first (participants) */
+        /** Final transcript segments, oldest first (participants; after the end, those who were in the meeting) */
         get: operations["ApiV1RoomsTranscriptsListTranscripts"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete the transcript for everyone (host; after the end, the last host) */
+        delete: operations["ApiV1RoomsTranscriptsDeleteTranscript"];
         options?: never;
         head?: never;
         patch?: never;
@@ -648,7 +649,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The whole transcript as txt, srt, vtt or json */
+        /** The whole transcript as txt, srt, vtt or json (participants; after the end, those who were in the meeting) */
         get: operations["ApiV1RoomsTranscriptsExportExport"];
         put?: never;
         post?: never;
@@ -1221,7 +1222,7 @@ export interface components {
         /** ErrorBody */
         ErrorBody: {
             /** @enum {string} */
-            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "invalid_reset_token" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "topic_forbidden" | "not_space_member" | "insufficient_role" | "members_only" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "session_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "channel_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "not_a_text_channel" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "session_in_progress" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured" | "email_unavailable";
+            code: "invalid_request" | "validation_failed" | "invalid_frame" | "frame_too_large" | "invalid_cursor" | "invalid_reset_token" | "unknown_topic" | "not_subscribed" | "too_many_topics" | "invalid_credential" | "invalid_login" | "not_signed_in" | "session_expired" | "invalid_webhook_signature" | "cross_site_request" | "wrong_password" | "topic_forbidden" | "not_space_member" | "insufficient_role" | "members_only" | "not_a_participant" | "not_host" | "removed_from_room" | "not_message_author" | "not_transcription_host" | "transcription_disabled" | "not_found" | "invite_not_found" | "session_not_found" | "room_not_found" | "participant_not_found" | "message_not_found" | "channel_not_found" | "livekit_not_configured" | "method_not_allowed" | "room_full" | "not_a_text_channel" | "already_host" | "mesh_room_full" | "media_not_connected" | "transcription_active" | "transcription_not_active" | "transcription_limit_reached" | "too_many_channels" | "conflict" | "email_taken" | "last_space" | "owner_must_transfer" | "session_in_progress" | "room_ended" | "invite_expired" | "invite_used_up" | "room_locked" | "weak_password" | "rate_limited" | "internal_error" | "media_server_error" | "service_unavailable" | "media_unavailable" | "transcription_not_configured" | "email_unavailable";
             message: string;
         };
         /** Health */
@@ -1583,6 +1584,11 @@ export interface components {
             participant_id?: string | null;
             previous_name?: string | null;
         };
+        /** TranscriptDeleted */
+        TranscriptDeleted: {
+            deleted: number;
+            stopped: boolean;
+        };
         /** TranscriptPage */
         TranscriptPage: {
             has_more: boolean;
@@ -1604,9 +1610,11 @@ export interface components {
         };
         /** TranscriptionStart */
         TranscriptionStart: {
+            channel_seconds_used: number;
             enabled: boolean;
             expires_in: number;
             host_id: string | null;
+            max_channels: number;
             seconds_limit: number;
             seconds_used: number;
             started_at: string | null;
@@ -1617,8 +1625,10 @@ export interface components {
         };
         /** TranscriptionState */
         TranscriptionState: {
+            channel_seconds_used: number;
             enabled: boolean;
             host_id: string | null;
+            max_channels: number;
             seconds_limit: number;
             seconds_used: number;
             started_at: string | null;
@@ -5840,6 +5850,95 @@ export interface operations {
             };
             /** @description - `validation_failed`: The request body did not pass validation. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; slow down. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1RoomsTranscriptsDeleteTranscript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The room's UUID or its code, such as `abc-defg-hij`. */
+                room: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptDeleted"];
+                };
+            };
+            /** @description - `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `invalid_credential`: The X-Participant-ID credential is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description - `not_a_participant`: You are not a participant of this room.
+             *     - `not_host`: Only the room's host can do this.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `room_not_found`: There is no room with this id or code. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description - `room_ended`: The meeting has ended. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

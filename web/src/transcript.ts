@@ -1,17 +1,26 @@
 // A meeting's live transcript: its lines (partials replaced in place by their final text), the
-// transcription's state, and, for the transcription host, streaming this tab's microphone.
+// transcription's state, and, for the transcription host, streaming every speaker's audio
+// (this tab's microphone and each remote participant's track, one channel each).
 import { api, ApiError, socketUrl } from './api';
 import { CloseCode } from './closeCodes';
 import type { LocalMedia } from './media/localMedia';
-import { Transcriber } from './media/transcriber';
+import { type Speaker, Transcriber } from './media/transcriber';
 import type { Notices } from './notices';
 import { Observable } from './store';
 import type { RoomEvent, TranscriptionState, TranscriptLine } from './types';
 
 export type TranscriptEvent = Extract<
   RoomEvent,
-  { type: 'transcription.updated' | 'transcript.partial' | 'transcript.final' }
+  { type: 'transcription.updated' | 'transcript.partial' | 'transcript.final' | 'transcript.deleted' }
 >;
+
+/** Who can be heard in the meeting, yourself first, and a way to hear when that changes. */
+export interface SpeakerSource {
+  speakers(): Speaker[];
+  subscribe(listener: () => void): () => void;
+}
+
+export type TranscriptFormat = 'txt' | 'srt' | 'vtt' | 'json';
 
 export interface TranscriptState {
   lines: TranscriptLine[];
@@ -25,17 +34,24 @@ const byStart = (a: TranscriptLine, b: TranscriptLine) => a.started_at - b.start
 
 export class TranscriptStore extends Observable<TranscriptState> {
   private transcriber: Transcriber | null = null;
-  private unsubscribeLocal = () => {};
+  private unsubscribeSpeakers = () => {};
+  private capped = false;
 
   constructor(
     private readonly roomId: string,
     private readonly local: LocalMedia,
     private readonly notices: Notices,
+    private readonly voices: SpeakerSource,
   ) {
     super({ lines: [], transcription: null, transcribing: false });
   }
 
   handle(event: TranscriptEvent) {
+    if (event.type === 'transcript.deleted') {
+      this.set({ lines: [] });
+      this.notices.notify('transcript.deleted');
+      return;
+    }
     if (event.type === 'transcription.updated') {
       const current = this.state.transcription;
       this.set({ transcription: current ? { ...current, status: event.status, host_id: event.host_id } : null });
@@ -49,6 +65,7 @@ export class TranscriptStore extends Observable<TranscriptState> {
       text: event.text,
       started_at: event.start,
       final: event.type === 'transcript.final',
+      heardAt: Date.now(),
     });
   }
 
@@ -103,10 +120,9 @@ export class TranscriptStore extends Observable<TranscriptState> {
     this.set({ lines });
   }
 
-  /** Become the one whose microphone is transcribed: start the run and stream to the worker. */
+  /** Become the transcription host: start the run and stream everyone's audio to the worker. */
   async start() {
-    const audio = this.local.snapshot.audio;
-    if (!audio) {
+    if (!this.local.snapshot.audio && this.voices.speakers().length === 0) {
       this.notices.notify('errors.no_microphone', {}, 'error');
       return;
     }
@@ -114,12 +130,13 @@ export class TranscriptStore extends Observable<TranscriptState> {
       const started = await api.startTranscription(this.roomId);
       this.set({ transcription: started });
       const url = socketUrl(started.worker_url, { token: started.token });
-      this.transcriber = await Transcriber.start(audio, url, (code) => this.streamEnded(code));
-      // Keep streaming after the user picked another microphone.
-      this.unsubscribeLocal = this.local.subscribe(() => {
-        const track = this.local.snapshot.audio;
-        if (track) this.transcriber?.setTrack(track);
-      });
+      const transcriber = await Transcriber.start(url, (code) => this.streamEnded(code));
+      this.transcriber = transcriber;
+      this.capped = false;
+      const update = () => transcriber.setSpeakers(this.speakers(started.max_channels));
+      update();
+      // New people, people leaving, another microphone picked: the channels follow.
+      this.unsubscribeSpeakers = this.voices.subscribe(update);
       this.set({ transcribing: true });
     } catch (error) {
       this.notices.fail(error);
@@ -127,9 +144,20 @@ export class TranscriptStore extends Observable<TranscriptState> {
     }
   }
 
+  /** The speakers to transcribe: the worker takes at most `max` channels (Gladia bills each),
+   * so past that the people who came last are not transcribed, and the host is told once. */
+  private speakers(max: number): Speaker[] {
+    const all = this.voices.speakers();
+    if (all.length > max && !this.capped) {
+      this.capped = true;
+      this.notices.notify('transcript.capped', { count: max });
+    }
+    return all.slice(0, max);
+  }
+
   private streamEnded(code: number) {
     this.transcriber = null;
-    this.unsubscribeLocal();
+    this.unsubscribeSpeakers();
     this.set({ transcribing: false });
     // NORMAL: stopped here; NOT_ACTIVE: stopped elsewhere (the API, a new transcription host).
     if (code === CloseCode.TIME_USED_UP) this.notices.notify('errors.transcription_limit_reached', {}, 'error');
@@ -161,13 +189,23 @@ export class TranscriptStore extends Observable<TranscriptState> {
     }
   }
 
-  download(format: 'txt' | 'srt' | 'vtt') {
+  download(format: TranscriptFormat) {
     void api.exportTranscript(this.roomId, format);
+  }
+
+  /** The host deletes the transcript for everyone (the socket's `transcript.deleted` clears it). */
+  async deleteTranscript() {
+    try {
+      await api.deleteTranscript(this.roomId);
+      this.set({ lines: [] });
+    } catch (error) {
+      this.notices.fail(error);
+    }
   }
 
   dispose() {
     this.transcriber?.stop();
     this.transcriber = null;
-    this.unsubscribeLocal();
+    this.unsubscribeSpeakers();
   }
 }

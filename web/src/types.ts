@@ -36,6 +36,7 @@ export interface TranscriptLine {
   text: string;
   started_at: number;
   final: boolean;
+  heardAt?: number; // Date.now() when it last arrived on the room socket (not from the history)
 }
 
 /** Frames the room WebSocket pushes (README, "The room WebSocket"). */
@@ -80,6 +81,7 @@ export type RoomEvent =
       end: number;
       language: string | null;
     }
+  | { type: 'transcript.deleted'; cursor?: string; by: string }
   | {
       type: 'error';
       code: string;

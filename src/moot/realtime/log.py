@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -26,6 +27,13 @@ local function event(keys, event_json, ttl, kept, channel)
 end
 """
 _EVENT = EVENT_FN + "return event(KEYS, ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+
+
+class _Typed(msgspec.Struct):
+    type: str = ""
+
+
+_event_type = msgspec.json.Decoder(_Typed)
 
 
 class TopicLog:
@@ -63,6 +71,21 @@ class TopicLog:
             return None
         rows: Any = await self._redis.xrange(key, f"({cursor}", "+")
         return [(text(event_id), fields[b"e"]) for event_id, fields in rows]
+
+    async def forget(self, topic: str, event_types: frozenset[str]) -> int:
+        """Delete the kept events of these types from the topic's replay log (a domain erasing
+        what it had published); how many. A client whose cursor is older than the first event
+        left is told to resync, as after a trim."""
+        key = stream_key(topic)
+        rows: Any = await self._redis.xrange(key, "-", "+")
+        doomed = [
+            event_id
+            for event_id, fields in rows
+            if _event_type.decode(fields[b"e"]).type in event_types
+        ]
+        if doomed:
+            await self._redis.xdel(key, *doomed)
+        return len(doomed)
 
     async def last_cursor(self, topic: str) -> str:
         last: Any = await self._redis.xrevrange(stream_key(topic), "+", "-", count=1)

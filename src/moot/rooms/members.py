@@ -64,6 +64,13 @@ class RoomMembers:
         async with self._pool.acquire() as conn:
             return await store.present_ids(conn, room_id)
 
+    async def attendees(
+        self, room_id: uuid.UUID, participant_ids: Sequence[uuid.UUID]
+    ) -> frozenset[uuid.UUID]:
+        """Of these, who holds or held a seat in the room and was never removed from it."""
+        async with self._pool.acquire() as conn:
+            return await store.attendees(conn, room_id, list(participant_ids))
+
     async def departures(self, seats: Sequence[Seat]) -> dict[Seat, LeftReason]:
         """Of these (room, participant) pairs, those holding no seat now, with why (one
         query however many): the meeting ended, they were removed, or they left."""

@@ -325,6 +325,35 @@ class RoomService:
             raise MootError("room_ended" if room.status == "ended" else "not_a_participant")
         return room, seat
 
+    async def attended_room(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> RoomView:
+        """The room, for someone who may still read what it kept: a participant of a meeting
+        that goes on, or, once it ended, anyone who was in it and not removed. Others get the
+        error they would get anywhere else (an outsider of an ended meeting: `room_ended`)."""
+        async with self._pool.acquire() as conn:
+            found = await store.room_and_seat(conn, room_id, participant_id)
+            if found is None:
+                raise MootError("room_not_found")
+            room, seat = found
+            if seat is not None:
+                return room
+            if room.status == "ended" and await store.attendees(conn, room_id, [participant_id]):
+                return room
+        raise MootError("room_ended" if room.status == "ended" else "not_a_participant")
+
+    async def hosted_room(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> RoomView:
+        """The room, for its host: the host now, or, once it ended, whoever was host last."""
+        room = await self.attended_room(room_id, participant_id)
+        async with self._pool.acquire() as conn:
+            if await store.latest_host(conn, room.id) != participant_id:
+                raise MootError("not_host")
+        return room
+
+    async def attendees(
+        self, room_id: uuid.UUID, participant_ids: Sequence[uuid.UUID]
+    ) -> frozenset[uuid.UUID]:
+        """Of these, who holds or held a seat in the room (and was not removed)."""
+        return await self._members.attendees(room_id, participant_ids)
+
     async def forget_account(self, conn: store.Conn, account_id: uuid.UUID) -> None:
         """Erase what the rooms keep about an account being deleted, in its transaction."""
         await store.forget_account(conn, account_id)

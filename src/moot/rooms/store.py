@@ -156,6 +156,39 @@ async def present_ids(conn: Conn, room_id: uuid.UUID) -> frozenset[uuid.UUID]:
     return frozenset(row["participant_id"] for row in rows)
 
 
+async def attendees(
+    conn: Conn, room_id: uuid.UUID, participant_ids: list[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Of these participants, those who hold or held a seat in the room and were never
+    removed from it: the people who were in the meeting."""
+    rows = await conn.fetch(
+        """
+        SELECT participant_id FROM room_participants
+        WHERE room_id = $1 AND participant_id = ANY($2::uuid[])
+        GROUP BY participant_id
+        HAVING bool_and(left_reason IS DISTINCT FROM 'removed')
+        """,
+        room_id,
+        participant_ids,
+    )
+    return frozenset(row["participant_id"] for row in rows)
+
+
+async def latest_host(conn: Conn, room_id: uuid.UUID) -> uuid.UUID | None:
+    """The room's host now, or, in a room nobody holds a seat in (an ended one), whoever held
+    the role last."""
+    host: uuid.UUID | None = await conn.fetchval(
+        """
+        SELECT participant_id FROM room_participants
+        WHERE room_id = $1 AND role = 'host'
+        ORDER BY left_at DESC NULLS FIRST, joined_at DESC, id DESC
+        LIMIT 1
+        """,
+        room_id,
+    )
+    return host
+
+
 async def latest_seats(
     conn: Conn, room_ids: list[uuid.UUID], participant_ids: list[uuid.UUID]
 ) -> list[asyncpg.Record]:

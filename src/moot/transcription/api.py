@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, WebSocket, get, post, websocket
+from litestar import Controller, Request, Response, WebSocket, delete, get, post, websocket
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromQuery, JSONBody, Parameter
@@ -19,6 +19,7 @@ from moot.transcription.control import (
     TranscriptionState,
 )
 from moot.transcription.export import MEDIA_TYPES
+from moot.transcription.history import TranscriptDeleted
 from moot.transcription.schemas import TranscriptPage, TranscriptSegment
 
 
@@ -49,7 +50,8 @@ class TranscriptionController(Controller):
 
     @get(
         "/transcription",
-        summary="Transcription state (participants)",
+        summary="Transcription state and usage (participants; after the end, those who were in "
+        "the meeting)",
         responses=answers(*MEMBER),
     )
     async def state(
@@ -106,7 +108,8 @@ class TranscriptionController(Controller):
 
     @get(
         "/transcripts",
-        summary="Final transcript segments, oldest first (participants)",
+        summary="Final transcript segments, oldest first (participants; after the end, those "
+        "who were in the meeting)",
         responses=answers(*MEMBER, "validation_failed"),
     )
     async def list_transcripts(
@@ -123,9 +126,21 @@ class TranscriptionController(Controller):
     ) -> TranscriptPage:
         return await services.transcripts.page(room_id, participant, after=after, limit=limit)
 
+    @delete(
+        "/transcripts",
+        status_code=200,
+        summary="Delete the transcript for everyone (host; after the end, the last host)",
+        responses=answers(*HOST),
+    )
+    async def delete_transcript(
+        self, services: Svc, participant: Caller, room_id: RoomId
+    ) -> TranscriptDeleted:
+        return await services.transcripts.delete(room_id, participant)
+
     @get(
         "/transcripts/export",
-        summary="The whole transcript as txt, srt, vtt or json",
+        summary="The whole transcript as txt, srt, vtt or json (participants; after the end, "
+        "those who were in the meeting)",
         operation_class=_ExportOperation,
         responses={
             200: ResponseSpec(

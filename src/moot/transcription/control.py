@@ -36,17 +36,25 @@ def run_key(room_id: uuid.UUID) -> str:
     return f"transcription:room:{room_id}:run"
 
 
+def cleared_key(room_id: uuid.UUID) -> str:
+    """When the host last deleted the room's transcript (epoch seconds, PostgreSQL's clock)."""
+    return f"transcription:room:{room_id}:cleared"
+
+
 class TranscriptionState(msgspec.Struct, kw_only=True):
     enabled: bool
     status: Literal["idle", "active"]
     host_id: uuid.UUID | None  # the transcription host: designated, else the room host
     started_at: datetime | None
-    seconds_used: float
+    seconds_used: float  # audio transcribed, over closed worker sessions
+    channel_seconds_used: float  # what Gladia bills: each session's seconds times its channels
     seconds_limit: int
+    max_channels: int  # speakers one audio socket may carry (MOOT_TRANSCRIPTION_MAX_CHANNELS)
 
 
 class TranscriptionStart(TranscriptionState, kw_only=True):
-    """Stream PCM16 mono 16 kHz audio as binary frames to `worker_url?token=<token>`."""
+    """Stream PCM16 16 kHz audio as binary frames to `worker_url?token=<token>`: mono, or
+    after a `{"type": "channels", "participant_ids": [...]}` text frame, interleaved."""
 
     worker_url: str
     token: str
@@ -133,8 +141,28 @@ class TranscriptionRuns:
             host_id=await self.members.present_or_host(conn, room_id, row.host_id),
             started_at=row.started_at,
             seconds_used=round(row.seconds, 3),
+            channel_seconds_used=round(row.channel_seconds, 3),
             seconds_limit=self._settings.max_seconds_per_room,
+            max_channels=self._settings.max_channels,
         )
+
+    async def cleared(self, room_id: uuid.UUID, at: datetime) -> None:
+        """The transcript was deleted at `at`: workers drop the finals of sessions opened
+        before it (a missed write only delays that to the session's end)."""
+        try:
+            await self._redis.set(
+                cleared_key(room_id), at.timestamp(), ex=self._settings.max_seconds_per_room
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("transcript_clear_not_announced", error=type(exc).__name__)
+
+    async def cleared_since(self, room_id: uuid.UUID, opened: datetime) -> bool:
+        """Whether the transcript was deleted after `opened` (a worker session's start)."""
+        try:
+            at = await self._redis.get(cleared_key(room_id))
+        except (RedisError, OSError):
+            return False  # the session's end deletes what it stored meanwhile
+        return at is not None and float(at) >= opened.timestamp()
 
     async def finish(self, room_id: uuid.UUID) -> None:
         """The run's audio stopped for good: the room goes idle (the worker's end of a run)."""
@@ -161,7 +189,8 @@ class TranscriptionControl:
         self._tokens = tokens
 
     async def state(self, room_id: uuid.UUID, participant_id: uuid.UUID) -> TranscriptionState:
-        room, _ = await self._rooms.seat_and_room(room_id, participant_id)
+        """For the room's participants, and after the end for those who were in it."""
+        room = await self._rooms.attended_room(room_id, participant_id)
         return await self._runs.state(room.id)
 
     async def start(

@@ -45,6 +45,14 @@ class TranscriptFinal(_Transcript, tag="transcript.final", tag_field="type"):
     pass
 
 
+class TranscriptDeletedEvent(
+    msgspec.Struct, kw_only=True, tag="transcript.deleted", tag_field="type"
+):
+    """The host deleted the transcript: clear every line shown so far."""
+
+    by: uuid.UUID
+
+
 class TranscriptionEvents:
     def __init__(self, log: TopicLog) -> None:
         self._log = log
@@ -57,6 +65,15 @@ class TranscriptionEvents:
         self, room_id: uuid.UUID, event: TranscriptPartial | TranscriptFinal
     ) -> None:
         await self._publish(room_id, _encode(event), keep=isinstance(event, TranscriptFinal))
+
+    async def deleted(self, room_id: uuid.UUID, by: uuid.UUID) -> None:
+        """The transcript was deleted: the finals kept for replay go too, then everyone hears."""
+        name = topic("room", room_id)
+        try:
+            await self._log.forget(name, frozenset({"transcript.final"}))
+        except (RedisError, OSError) as exc:
+            log.warning("transcript_finals_not_forgotten", error=type(exc).__name__)
+        await self._publish(room_id, _encode(TranscriptDeletedEvent(by=by)), keep=True)
 
     async def _publish(self, room_id: uuid.UUID, event: bytes, *, keep: bool) -> None:
         name = topic("room", room_id)

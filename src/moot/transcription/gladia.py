@@ -42,6 +42,7 @@ class Utterance(msgspec.Struct, frozen=True):
     end: float
     language: str | None
     is_final: bool
+    channel: int = 0  # which of the session's channels spoke it (0 in a mono session)
 
 
 class GladiaError(Exception):
@@ -69,6 +70,9 @@ class _UtteranceBody(msgspec.Struct):
     start: float
     end: float
     language: str | None = None
+    # chapters/live-stt/features/multiple-channels: "For each utterance, you'll get a channel
+    # key corresponding to the channel the utterance came from."
+    channel: int = 0
 
 
 class _TranscriptData(msgspec.Struct):
@@ -140,15 +144,17 @@ class GladiaClient:
         self._buffer_bytes = int(buffer_seconds * BYTES_PER_SECOND)
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
 
-    def init_body(self) -> dict[str, Any]:
+    def init_body(self, channels: int = 1) -> dict[str, Any]:
         """The `POST /v2/live` body (api-reference/v2/live/init)."""
         return {
-            # The worker's audio: raw PCM16 mono 16 kHz, no WAV header ("No need to add WAV
-            # headers to raw audio as the API supports both formats").
+            # The worker's audio: raw PCM16 16 kHz, no WAV header ("No need to add WAV
+            # headers to raw audio as the API supports both formats"), interleaved when it
+            # has several channels, which Gladia splits and transcribes separately (and bills
+            # per channel: chapters/limits-and-specifications/multiple-channels).
             "encoding": "wav/pcm",
             "bit_depth": 16,
             "sample_rate": SAMPLE_RATE,
-            "channels": 1,
+            "channels": channels,
             # One language pins it; an empty list lets Gladia detect it (LiveV2LanguageConfig).
             "language_config": {
                 "languages": [self._language] if self._language else [],
@@ -171,17 +177,19 @@ class GladiaClient:
             },
         }
 
-    async def open(self) -> GladiaSession:
-        """Create a live session and connect its websocket; GladiaError if that fails."""
-        created = await self._init_session()
+    async def open(self, channels: int = 1) -> GladiaSession:
+        """Create a live session of `channels` interleaved channels and connect its websocket;
+        GladiaError if that fails."""
+        created = await self._init_session(channels)
         session = GladiaSession(
             created.id,
             created.url,
             timeout=self._timeout,
             max_reconnects=self._max_reconnects,
             backoff_base=self._backoff_base,
-            buffer_bytes=self._buffer_bytes,
+            buffer_bytes=self._buffer_bytes * channels,
             metrics=self._metrics,
+            channels=channels,
         )
         await session._start()
         return session
@@ -189,8 +197,8 @@ class GladiaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _init_session(self) -> _InitResponse:
-        body = msgspec.json.encode(self.init_body())
+    async def _init_session(self, channels: int) -> _InitResponse:
+        body = msgspec.json.encode(self.init_body(channels))
         headers = {"x-gladia-key": self._api_key, "content-type": "application/json"}
         failures = 0
         while True:
@@ -249,9 +257,15 @@ class GladiaSession:
         backoff_base: float,
         buffer_bytes: int,
         metrics: Metrics | None,
+        channels: int = 1,
     ) -> None:
         self.id = id
         self.url = url
+        self.channels = channels
+        # One sample of every channel: what is dropped or resent is cut at frame edges, so
+        # the channels Gladia splits never shift.
+        self._frame = 2 * channels
+        self._resend_piece = RESEND_PIECE * channels
         self._timeout = timeout
         self._max_reconnects = max_reconnects
         self._backoff_base = backoff_base
@@ -290,6 +304,7 @@ class GladiaSession:
             if excess > 0:
                 # Connected, yet Gladia acknowledges nothing: forget the oldest audio (it was
                 # sent; it just cannot be sent again after a drop).
+                excess += -excess % self._frame
                 del self._unacked[:excess]
                 self._acked += excess
                 self._overflow("Gladia is not acknowledging audio")
@@ -434,8 +449,9 @@ class GladiaSession:
                     # Audio sent in the meantime waits on the lock, so it follows the resend.
                     resent = len(self._unacked)
                     pending = bytes(self._unacked)
-                    for at in range(0, len(pending), RESEND_PIECE):
-                        await ws.send(pending[at : at + RESEND_PIECE])
+                    piece = self._resend_piece
+                    for at in range(0, len(pending), piece):
+                        await ws.send(pending[at : at + piece])
                     if self._stopping:
                         await ws.send(STOP_RECORDING)
                     self._ws = ws
@@ -487,6 +503,7 @@ class GladiaSession:
                     end=data.utterance.end,
                     language=data.utterance.language,
                     is_final=data.is_final,
+                    channel=data.utterance.channel,
                 )
             )
         elif message.type == "audio_chunk":

@@ -126,19 +126,77 @@ async def all_segments(conn: Conn, room_id: uuid.UUID) -> list[TranscriptSegment
     return [segment_view(r) for r in rows]
 
 
+async def clear_transcript(conn: Conn, room_id: uuid.UUID) -> int:
+    """The host deleted the transcript: every segment goes, and `cleared_at` says when, so
+    the finals of a worker session open at that moment are dropped too (`delete_late`).
+    Returns how many segments were deleted."""
+    await conn.execute(
+        """
+        INSERT INTO room_transcriptions AS t (room_id, cleared_at) VALUES ($1, now())
+        ON CONFLICT (room_id) DO UPDATE SET cleared_at = excluded.cleared_at
+        """,
+        room_id,
+    )
+    status = await conn.execute("DELETE FROM transcript_segments WHERE room_id = $1", room_id)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def delete_late(conn: Conn, session_id: uuid.UUID) -> int | None:
+    """If the transcript was deleted while this worker session was open, delete the session's
+    segments that reached the table after that (its last finals) and return how many; None if
+    it was not."""
+    deleted: int | None = await conn.fetchval(
+        """
+        WITH session AS (
+            SELECT ts.room_id, ts.gladia_id FROM transcription_sessions ts
+            JOIN room_transcriptions t ON t.room_id = ts.room_id
+            WHERE ts.id = $1 AND t.cleared_at >= ts.started_at
+        ), gone AS (
+            DELETE FROM transcript_segments s USING session
+            WHERE s.room_id = session.room_id
+              AND left(s.utterance_id, length(session.gladia_id) + 1) = session.gladia_id || ':'
+            RETURNING 1
+        )
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM session) THEN (SELECT count(*) FROM gone) END
+        """,
+        session_id,
+    )
+    return deleted
+
+
+async def cleared_at(conn: Conn, room_id: uuid.UUID) -> datetime | None:
+    """When the host last deleted the room's transcript."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT cleared_at FROM room_transcriptions WHERE room_id = $1", room_id
+    )
+    return at
+
+
+async def session_started(conn: Conn, session_id: uuid.UUID) -> datetime:
+    started: datetime = await conn.fetchval(
+        "SELECT started_at FROM transcription_sessions WHERE id = $1", session_id
+    )
+    return started
+
+
 async def open_session(
-    conn: Conn, room_id: uuid.UUID, participant_id: uuid.UUID, gladia_id: str | None
+    conn: Conn,
+    room_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    gladia_id: str | None,
+    channels: int = 1,
 ) -> uuid.UUID:
     """Record the start of one worker session (one Gladia live session) in a room."""
     session_id: uuid.UUID = await conn.fetchval(
         """
-        INSERT INTO transcription_sessions (room_id, participant_id, gladia_id)
-        VALUES ($1, $2, $3)
+        INSERT INTO transcription_sessions (room_id, participant_id, gladia_id, channels)
+        VALUES ($1, $2, $3, $4)
         RETURNING id
         """,
         room_id,
         participant_id,
         gladia_id,
+        channels,
     )
     return session_id
 
@@ -151,17 +209,22 @@ async def close_session(
     retried close never counts the audio twice."""
     if not math.isfinite(audio_seconds) or audio_seconds < 0:
         raise ValueError(f"audio_seconds must be a finite number >= 0, not {audio_seconds!r}")
+    # Channel-seconds are what Gladia bills: every channel of the session for its duration.
     status = await conn.execute(
         """
         WITH closed AS (
             UPDATE transcription_sessions
-            SET ended_at = now(), audio_seconds = $2, end_reason = $3
+            SET ended_at = now(), audio_seconds = $2::float8,
+                channel_seconds = $2::float8 * channels,
+                end_reason = $3
             WHERE id = $1 AND ended_at IS NULL
-            RETURNING room_id
+            RETURNING room_id, channel_seconds
         )
-        INSERT INTO room_transcriptions AS t (room_id, seconds)
-        SELECT room_id, $2 FROM closed
-        ON CONFLICT (room_id) DO UPDATE SET seconds = t.seconds + excluded.seconds
+        INSERT INTO room_transcriptions AS t (room_id, seconds, channel_seconds)
+        SELECT room_id, $2::float8, channel_seconds FROM closed
+        ON CONFLICT (room_id) DO UPDATE SET
+            seconds = t.seconds + excluded.seconds,
+            channel_seconds = t.channel_seconds + excluded.channel_seconds
         """,
         session_id,
         audio_seconds,
@@ -179,11 +242,15 @@ class RoomTranscription(msgspec.Struct, kw_only=True, frozen=True):
     status: Literal["idle", "active"] = "idle"
     started_at: datetime | None = None
     seconds: float = 0.0
+    channel_seconds: float = 0.0
 
 
 async def room_transcription(conn: Conn, room_id: uuid.UUID) -> RoomTranscription:
     row = await conn.fetchrow(
-        "SELECT host_id, status, started_at, seconds FROM room_transcriptions WHERE room_id = $1",
+        """
+        SELECT host_id, status, started_at, seconds, channel_seconds
+        FROM room_transcriptions WHERE room_id = $1
+        """,
         room_id,
     )
     return RoomTranscription() if row is None else msgspec.convert(dict(row), RoomTranscription)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections import deque
 
 import asyncpg
@@ -90,6 +91,7 @@ class BatchWriter:
         # once it is written, so a failed batch stays at the front and goes first again.
         self._pending: deque[tuple[float, Segment]] = deque()
         self._wake = asyncio.Event()  # a first segment arrived, a batch filled, or closing
+        self._progress = asyncio.Event()  # segments left the queue (written or given up)
         self._closing_event = asyncio.Event()  # cuts a retry pause short when closing
         self._closing = False
         self._over_limit = False
@@ -123,6 +125,18 @@ class BatchWriter:
                 max_pending=self._max_pending,
                 note="segments are kept; PostgreSQL is not keeping up or is unreachable",
             )
+
+    async def settled(self, room_id: uuid.UUID, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until no segment of this room is left in the queue (each stored, skipped as a
+        duplicate or given up), at most `timeout` seconds; True if none is left."""
+        deadline = time.monotonic() + timeout
+        while any(segment.room_id == room_id for _, segment in self._pending):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._progress.clear()
+            await _wait(self._progress, left)
+        return True
 
     async def close(self, timeout: float) -> int:  # noqa: ASYNC109 - a deadline, not a cancel scope
         """Stop taking segments and write everything pending, retrying failures until
@@ -187,6 +201,7 @@ class BatchWriter:
                     break
                 for _ in batch:
                     self._pending.popleft()
+            self._progress.set()
             self._metrics.transcript_queue_length.set(len(self._pending))
             if len(self._pending) <= self._max_pending:
                 self._over_limit = False

@@ -1,12 +1,12 @@
 // The live transcript: partial lines are replaced in place by their final text; the
-// transcription host starts and stops it; anyone can download it.
+// transcription host starts and stops it; anyone can download it; the host can delete it.
 import { useLayoutEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useObservable } from '../store';
 import type { TranscriptStore } from '../transcript';
 import type { Participant } from '../types';
 import { Icon } from './Icon';
-import { Menu, MenuItem } from './ui';
+import { ConfirmDialog, Menu, MenuItem } from './ui';
 
 const clock = (seconds: number) => {
   const total = Math.max(0, Math.floor(seconds));
@@ -30,6 +30,7 @@ export function TranscriptPanel({
   const { lines, transcription } = useObservable(transcript);
   const list = useRef<HTMLOListElement>(null);
   const [busy, setBusy] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const names = new Map(participants.map((p) => [p.participant_id, p.display_name]));
   const hostName = (transcription?.host_id && names.get(transcription.host_id)) || '—';
   const isTranscriber = transcription?.host_id === you.participant_id;
@@ -115,7 +116,7 @@ export function TranscriptPanel({
             )}
           >
             {(close) =>
-              (['txt', 'srt', 'vtt'] as const).map((format) => (
+              (['txt', 'srt', 'vtt', 'json'] as const).map((format) => (
                 <MenuItem
                   key={format}
                   onSelect={() => {
@@ -128,7 +129,29 @@ export function TranscriptPanel({
               ))
             }
           </Menu>
+          {you.role === 'host' ? (
+            <button
+              type="button"
+              className="button text small danger-text"
+              onClick={() => setConfirmDelete(true)}
+              data-testid="transcript-delete"
+            >
+              <Icon name="delete" size={18} />
+              {t('transcript.delete')}
+            </button>
+          ) : null}
         </div>
+      ) : null}
+      {confirmDelete ? (
+        <ConfirmDialog
+          text={t('transcript.deleteConfirm')}
+          confirm={t('transcript.delete')}
+          onCancel={() => setConfirmDelete(false)}
+          onConfirm={() => {
+            setConfirmDelete(false);
+            void transcript.deleteTranscript();
+          }}
+        />
       ) : null}
     </div>
   );

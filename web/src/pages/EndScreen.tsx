@@ -1,5 +1,6 @@
 // How this tab's meeting ended, said plainly: removed by the host, ended for everyone, left.
 import { useTranslation } from 'react-i18next';
+import { EndTranscript } from '../components/EndTranscript';
 import { Header } from '../components/Header';
 import { Icon, type IconName } from '../components/Icon';
 import type { MeetingEnding } from '../meeting';
@@ -58,6 +59,7 @@ export function EndScreen({ ending, code, onRejoin }: { ending: Kind; code: stri
         </div>
         <h1 role="status">{title}</h1>
         <p className="lead">{body}</p>
+        {ending === 'ended' || ending === 'room_ended' ? <EndTranscript code={code} /> : null}
         <div className="end-actions">
           {canRejoin ? (
             <button type="button" className="button secondary large" onClick={onRejoin}>

@@ -20,6 +20,7 @@ import { Icon } from '../components/Icon';
 import { MediaBanner } from '../components/MediaBanner';
 import { PeoplePanel } from '../components/PeoplePanel';
 import { ShortcutsDialog } from '../components/ShortcutsDialog';
+import { TranscriptionOverlay } from '../components/TranscriptionOverlay';
 import { TranscriptPanel } from '../components/TranscriptPanel';
 import { ConfirmDialog, copyText, IconButton, LanguageSwitch, Menu, MenuItem, shortcut } from '../components/ui';
 import { RemoteAudio, VideoTile } from '../components/VideoTile';
@@ -426,6 +427,7 @@ export function MeetingView({ meeting, local }: { meeting: Meeting; local: Local
           </div>
           {presenting && !phone ? <div className="filmstrip">{tiles.map((spec) => tile(spec))}</div> : null}
           {selfOverlay && selfTile ? <div className="self-view">{tile(selfTile)}</div> : null}
+          <TranscriptionOverlay transcript={meeting.transcript} participants={state.participants} />
           {tiles.length === 1 && !presenting ? (
             <div className="alone">
               <span>{t('room.alone')}</span>
